@@ -1,0 +1,35 @@
+"""The built-in families, one module each; a user's own family is any module with a ``FAMILY``."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from learndyn.derive.declaration import Family
+
+__all__ = ["BUILTIN", "builtin_families", "load_family_module"]
+
+#: module names under ``learndyn.derive.families``, in catalogue order
+BUILTIN = ("linear",)
+
+
+def builtin_families() -> list[Family]:
+    return [importlib.import_module(f"learndyn.derive.families.{name}").FAMILY for name in BUILTIN]
+
+
+def load_family_module(spec: str) -> Family:
+    """Load a user's family from a file path (``my_results.py``) or a module name (``mypkg.results``)."""
+    path = Path(spec)
+    if path.suffix == ".py" and path.exists():
+        name = f"learndyn_user_{path.stem}"
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        module_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(spec)
+    family = getattr(module, "FAMILY", None)
+    if not isinstance(family, Family):
+        raise ValueError(f"{spec}: a family module must define FAMILY = Family(...)")
+    return family

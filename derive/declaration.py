@@ -1,0 +1,216 @@
+"""The declaration of a result: everything about it is written here once.
+
+A :class:`Result` holds its parameters (each with the three ranges of THEORY.md: the function's
+domain, the range its tests draw from, the range a simulation can cover), relations between
+parameters, the defining equation (a :class:`Definition`), the published form, the assumptions in
+words, the source, and LaTeX notation. The derivation, proof, generated code, LaTeX, domain checks and
+hypothesis strategies are all computed from it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import sympy as sp
+
+from learndyn.domain import ChoiceParam, Interval, IntParam
+
+__all__ = [
+    "Param", "Relation", "Source", "Result", "Claim", "Family",
+    "ODE", "SeparableTime", "ClosedForm", "Implicit", "Interval", "IntParam", "ChoiceParam",
+    "Between",
+]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a result.
+
+    ``domain`` is where the function is defined (an :class:`Interval`, :class:`IntParam` or
+    :class:`ChoiceParam`); ``test`` the range hypothesis draws from for the closed-form tier (finite,
+    edges included; defaults to ``domain`` clipped); ``sim`` the range a simulation can cover (where GD
+    is stable and runs are affordable; ``None`` if the parameter is not simulated). ``log`` draws the
+    parameter log-uniformly (scale parameters). ``special`` are values every test includes (``y = 0``).
+    """
+
+    name: str
+    domain: Interval | IntParam | ChoiceParam
+    test: Interval | IntParam | ChoiceParam | Between | None = None
+    sim: Interval | IntParam | ChoiceParam | None = None
+    log: bool = False
+    latex: str | None = None
+    description: str = ""
+    special: tuple = ()
+
+    @property
+    def kind(self) -> str:
+        if isinstance(self.domain, IntParam):
+            return "int"
+        if isinstance(self.domain, ChoiceParam):
+            return "choice"
+        return "real"
+
+    @property
+    def symbol(self) -> sp.Symbol:
+        """The SymPy symbol, with assumptions read off the domain (``positive`` where ``lo >= 0`` and open)."""
+        if self.kind == "int":
+            return sp.Symbol(self.name, integer=True, positive=self.domain.lo >= 1)
+        if self.kind == "choice":
+            return sp.Symbol(self.name)
+        d = self.domain
+        assumptions: dict = {"real": True}
+        if d.lo > 0 or (d.lo == 0 and not d.lo_closed):
+            assumptions["positive"] = True
+        elif d.lo >= 0:
+            assumptions["nonnegative"] = True
+        return sp.Symbol(self.name, **assumptions)
+
+    @property
+    def tex(self) -> str:
+        return self.latex if self.latex is not None else sp.latex(sp.Symbol(self.name))
+
+
+@dataclass(frozen=True)
+class Between:
+    """Draw spec for a parameter strictly between two others (e.g. ``uf`` between ``u0`` and ``s``)."""
+
+    a: str
+    b: str
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A relation between parameters that is part of the domain; ``condition`` is a SymPy relational."""
+
+    subject: str
+    condition: sp.Basic
+    text: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a result comes from: the seed document, the equation there, and the paper (BibTeX key)."""
+
+    seed: str
+    where: str
+    cite: str
+
+    def __str__(self) -> str:
+        return f"seed {self.seed}, {self.where} [{self.cite}]"
+
+
+class Definition:
+    """Base class of the kinds of defining equation."""
+
+    kind: str = "definition"
+
+
+@dataclass(frozen=True)
+class ODE(Definition):
+    r"""An initial-value problem ``tau du/dt = rhs(u)`` (``tau`` may be 1), ``u(0) = initial``.
+
+    ``hint`` is the ``dsolve`` hint, chosen deliberately (``Bernoulli`` for logistic ODEs; SymPy 1.14's
+    ``1st_rational_riccati`` returned a wrong answer for one with positive symbols). ``nonzero`` lists
+    parameters assumed nonzero while solving, whose zero is a removable singularity (recorded as a limit).
+    """
+
+    unknown: str
+    time: str
+    rhs: sp.Expr
+    initial: sp.Expr
+    tau: sp.Expr = sp.Integer(1)
+    hint: str = "Bernoulli"
+    nonzero: tuple[str, ...] = ()
+    kind: str = "ode"
+
+
+@dataclass(frozen=True)
+class SeparableTime(Definition):
+    r"""The time ``t = \int_{start}^{end} tau dv / rhs(v)`` an autonomous ODE ``tau du/dt = rhs(u)`` takes."""
+
+    unknown: str
+    rhs: sp.Expr
+    start: sp.Expr
+    end: sp.Expr
+    tau: sp.Expr = sp.Integer(1)
+    per_integer: str | None = None
+    derive_for: tuple[int, ...] = ()
+    kind: str = "separable_time"
+
+
+@dataclass(frozen=True)
+class Implicit(Definition):
+    """``unknown`` defined implicitly by ``equation == 0``; generated as a vectorised, differentiable solve."""
+
+    unknown: str
+    equation: sp.Expr
+    inverse_of: str | None = None
+    kind: str = "implicit"
+
+
+@dataclass(frozen=True)
+class ClosedForm(Definition):
+    """A result given directly as an expression of its parameters."""
+
+    expr: sp.Expr
+    kind: str = "closed_form"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One result: declared once, everything else derived from it."""
+
+    name: str
+    title: str
+    params: tuple[Param, ...]
+    definition: Definition
+    symbol_tex: str
+    assumptions: tuple[str, ...]
+    source: Source
+    published: sp.Expr | None = None
+    relations: tuple[Relation, ...] = ()
+    implementation: sp.Expr | None = None
+    notes: tuple[str, ...] = ()
+    stability: str = ""
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    @property
+    def symbols(self) -> dict[str, sp.Symbol]:
+        return {p.name: p.symbol for p in self.params}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A qualitative statement checked as a property against simulation (kind 6)."""
+
+    name: str
+    statement: str
+    about: tuple[str, ...]
+    source: Source
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family of results and the claims about them; generated into one module ``generated/<name>.py``."""
+
+    name: str
+    title: str
+    results: tuple[Result, ...]
+    claims: tuple[Claim, ...] = ()
+    bibliography: Mapping[str, str] = field(default_factory=dict)
+
+    def result(self, name: str) -> Result:
+        for r in self.results:
+            if r.name == name:
+                return r
+        raise KeyError(name)

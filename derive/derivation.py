@@ -1,0 +1,273 @@
+"""From a declaration to a proven closed form and the stable form that is emitted.
+
+``derive_result(result)`` dispatches on the kind of defining equation:
+
+* :class:`ODE` — ``dsolve`` with the declared hint, constant from the initial condition, proven by
+  ``checkodesol`` and the initial condition, shown equal to the published form, removable singularities
+  recorded as limits; the stable form is chosen by a rewrite rule and proven equal branch by branch.
+* :class:`SeparableTime` — ``t = ∫ tau dv / rhs(v)``; SymPy integrates it (for each listed integer value
+  of an integer parameter), the result is proven by differentiation and the start condition, and the
+  emitted form (log1p rewrite, or the declared implementation) is proven equal to it.
+* :class:`Implicit` — the inverse of another result; existence and uniqueness from monotonicity, the
+  vectorised solve is checked against mpmath in the verification tier.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Callable
+
+import mpmath
+import sympy as sp
+
+from learndyn.derive import functions as F
+from learndyn.derive.declaration import ODE, ClosedForm, Implicit, Result, SeparableTime
+from learndyn.derive.proof import DerivationError, Prover, ProofStep, seeded_points
+from learndyn.derive.stable import log_ratio_to_log1p, logistic_form
+
+__all__ = ["Derivation", "derive_result", "sample_point"]
+
+DPS = 50
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """What ``derive`` produces for one result.
+
+    ``derived``: the closed form SymPy derived (``None`` for an implicit result); ``implementation``: the
+    numerically stable form that is emitted (proven equal to ``derived``); ``limits``: removable
+    singularities ``{param: (value, limit expression)}``; ``proof``: the proof record; ``defining``: the
+    defining equation as a SymPy relation, for LaTeX.
+    """
+
+    result: Result
+    derived: sp.Expr | None
+    implementation: sp.Expr
+    defining: sp.Basic
+    limits: dict = field(default_factory=dict)
+    proof: tuple[ProofStep, ...] = ()
+    per_integer: dict = field(default_factory=dict)
+
+
+def sample_point(result: Result, rng: random.Random, *, integers: dict | None = None) -> dict:
+    """A random point of the result's test range (log-uniform for scale parameters), as exact rationals.
+
+    Used for the seeded numeric proof steps; the hypothesis strategies in ``learndyn.verify`` draw from
+    the same declared ranges.
+    """
+    from learndyn.domain import Interval, IntParam
+    from learndyn.derive.declaration import Between
+
+    point: dict = {}
+    for p in result.params:
+        rng_spec = p.test if p.test is not None else p.domain
+        if isinstance(rng_spec, Between):
+            continue
+        if isinstance(rng_spec, IntParam):
+            point[p.name] = (integers or {}).get(p.name, rng.randint(rng_spec.lo, rng_spec.hi or rng_spec.lo + 8))
+            continue
+        lo, hi = rng_spec.lo, rng_spec.hi
+        if p.log and lo > 0:
+            val = 10 ** rng.uniform(mpmath.log10(lo), mpmath.log10(hi))
+        elif p.log and lo < 0:
+            mag = 10 ** rng.uniform(-3, mpmath.log10(max(abs(lo), abs(hi))))
+            val = mag if rng.random() < 0.5 else -mag
+        else:
+            val = rng.uniform(lo, hi)
+        point[p.name] = sp.Rational(repr(float(val)))
+    for p in result.params:
+        spec = p.test
+        if isinstance(spec, Between):
+            a, b = point[spec.a], point[spec.b]
+            frac = sp.Rational(repr(rng.uniform(0.01, 0.99)))
+            point[p.name] = a + (b - a) * frac
+    return point
+
+
+def _mp_eval(expr: sp.Expr, symbols: dict[str, sp.Symbol]) -> Callable[[dict], mpmath.mpf]:
+    fn = sp.lambdify([symbols[k] for k in sorted(symbols)], expr, modules="mpmath")
+
+    def call(point: dict):
+        with mpmath.workdps(DPS + 20):
+            val = fn(*(mpmath.mpf(sp.Rational(point[k]).p) / sp.Rational(point[k]).q for k in sorted(symbols)))
+        return mpmath.re(val)
+
+    return call
+
+
+def _evalf(expr: sp.Expr, symbols: dict[str, sp.Symbol]) -> Callable[[dict], mpmath.mpf]:
+    def call(point: dict):
+        v = expr.subs({symbols[k]: sp.Rational(point[k]) if not isinstance(point[k], int) else point[k] for k in point if k in symbols})
+        return mpmath.mpf(str(sp.re(v.evalf(DPS + 10))))
+
+    return call
+
+
+def _derive_ode(result: Result, d: ODE) -> Derivation:
+    syms = result.symbols
+    prover = Prover(result.name)
+    solving = {n: sp.Symbol(n, real=True, nonzero=True) for n in d.nonzero}
+    back = {solving[n]: syms[n] for n in d.nonzero}
+    env = {**syms, **solving}
+    t = env[d.time]
+    u_sym = sp.Symbol(d.unknown)
+    u = sp.Function(d.unknown)
+    rhs = d.rhs.subs({syms[n]: solving[n] for n in d.nonzero})
+    tau = d.tau
+    initial = d.initial
+    ode = sp.Eq(tau * u(t).diff(t), rhs.subs(u_sym, u(t)))
+    general = sp.dsolve(ode, u(t), hint=d.hint)
+    constants = sorted(general.free_symbols - set(env.values()) - {t}, key=lambda s: s.name)
+    if len(constants) != 1:
+        raise DerivationError(f"{result.name}: expected one integration constant, got {constants}")
+    (c1,) = constants
+    sols = sp.solve(sp.Eq(general.rhs.subs(t, 0), initial), c1)
+    if len(sols) != 1:
+        raise DerivationError(f"{result.name}: initial condition gives {sols} for {c1}")
+    derived_solving = sp.simplify(general.rhs.subs(c1, sols[0]))
+    ok, residual = sp.checkodesol(ode, sp.Eq(u(t), derived_solving))
+    if not ok:
+        raise DerivationError(f"{result.name}: dsolve({d.hint}) gave a wrong solution, residual {residual}")
+    prover.fact("the derived form solves the ODE", f"symbolic (dsolve hint '{d.hint}', checked by checkodesol)")
+    prover.symbolic("the derived form meets the initial condition", derived_solving.subs(t, 0) - initial)
+    derived = derived_solving.subs(back)
+
+    limits = {}
+    for n in d.nonzero:
+        lim = sp.simplify(sp.limit(derived_solving, solving[n], 0).subs(back))
+        limits[n] = (sp.Integer(0), lim)
+        prover.fact(f"{n} = 0 is a removable singularity with limit {sp.sstr(lim)}", "symbolic (SymPy limit)")
+
+    if result.published is not None:
+        prover.symbolic("the derived form equals the published form", derived_solving - result.published.subs({syms[n]: solving[n] for n in d.nonzero}))
+
+    impl = result.implementation
+    if impl is None:
+        impl = logistic_form(rhs / tau, u_sym, initial, t)
+        if impl is None:
+            impl = derived
+        else:
+            impl = impl.subs(back)
+            prover.fact("emitted form chosen by rewrite rule", "logistic: u0 / (e^{-at} + b u0 t exprel(-at)) for a >= 0, u0 e^{at} / (1 + b u0 t exprel(at)) for a < 0")
+    _prove_branches(prover, impl, derived, syms, limits)
+    defining = sp.Eq(tau * sp.Derivative(u(syms[d.time]), syms[d.time]), d.rhs.subs(u_sym, u(syms[d.time])))
+    return Derivation(result, derived, impl, defining, limits, tuple(prover.steps))
+
+
+def _branches(expr: sp.Expr):
+    """The branches of a Piecewise stable form, with the sign the branch assumes for each Max/Min argument."""
+    if not isinstance(expr, sp.Piecewise):
+        return [(expr, sp.true)]
+    return list(expr.args)
+
+
+def _resolve_clamps(expr: sp.Expr, nonnegative: bool) -> sp.Expr:
+    """Replace ``Max(a, 0)``/``Min(a, 0)`` by ``a`` or ``0`` on the side of 0 a branch assumes."""
+    is_clamp = lambda e: isinstance(e, (sp.Max, sp.Min)) and len(e.args) == 2 and sp.S.Zero in e.args
+
+    def pick(e):
+        (a,) = [arg for arg in e.args if arg != 0]
+        keep = isinstance(e, sp.Max) == nonnegative
+        return a if keep else sp.S.Zero
+
+    return expr.replace(is_clamp, pick)
+
+
+def _prove_branches(prover: Prover, impl: sp.Expr, derived: sp.Expr, syms, limits) -> None:
+    """Prove each branch of the emitted form equal to the derived form on the side of 0 it covers.
+
+    Stable forms branch on the sign of one rate ``a`` (``a >= 0`` first, then the rest); inside a branch
+    ``Max(a, 0)``/``Min(a, 0)`` resolve to ``a`` or ``0``.
+    """
+    branches = _branches(impl)
+    for i, (expr, cond) in enumerate(branches):
+        nonneg = not (cond == sp.true and i > 0)
+        expr_r = _resolve_clamps(expr, nonneg)
+        where = "" if len(branches) == 1 else (f"where {sp.sstr(cond)}" if nonneg else "elsewhere")
+        residual = F.to_elementary(expr_r) - derived
+        label = f"the emitted form equals the derived form {where}".rstrip()
+        if sp.simplify(residual) == 0:
+            prover.fact(label, "symbolic (SymPy simplifies the difference to 0)")
+        else:
+            raise DerivationError(f"{prover.name}: {label} failed; residual {residual}")
+    for n, (val, lim) in limits.items():
+        at = _resolve_clamps(_branches(impl)[0][0], True).subs(syms[n], val)
+        prover.symbolic(f"the emitted form at {n} = {val} equals the limit", F.to_elementary(at) - lim)
+
+
+def _derive_separable(result: Result, d: SeparableTime) -> Derivation:
+    syms = result.symbols
+    prover = Prover(result.name)
+    u_sym = sp.Symbol(d.unknown)
+    v = sp.Symbol("v", positive=True)
+    integrand = (d.tau / d.rhs).subs(u_sym, v)
+    start, end = d.start, d.end
+    end_sym = end if isinstance(end, sp.Symbol) else None
+    defining = sp.Eq(sp.Symbol("t"), sp.Integral(integrand, (v, start, end)))
+    if d.per_integer is None:
+        antiderivative = sp.integrate(integrand, v)
+        derived = sp.simplify(antiderivative.subs(v, end) - antiderivative.subs(v, start))
+        prover.symbolic("the antiderivative differentiates to the integrand", sp.diff(antiderivative, v) - integrand, "SymPy integrate, checked by differentiation")
+        target = result.published if result.published is not None else derived
+        prover.symbolic("the closed form differentiates (in the end point) to the integrand", sp.diff(target, end_sym) - integrand.subs(v, end_sym))
+        prover.symbolic("the closed form vanishes at the start point", target.subs(end_sym, start))
+        if result.published is not None:
+            prover.fact("the derived form equals the published form", "symbolic (both have the same derivative in the end point and vanish at the start point)")
+            derived = result.published
+        impl = result.implementation or log_ratio_to_log1p(derived)
+        if impl != derived:
+            prover.fact("emitted form chosen by rewrite rule", "ln(N/D) -> log1p((N - D)/D) with N - D simplified symbolically")
+            prover.symbolic("the emitted form differentiates (in the end point) to the integrand", sp.diff(F.to_elementary(impl), end_sym) - integrand.subs(v, end_sym))
+            prover.symbolic("the emitted form vanishes at the start point", F.to_elementary(impl).subs(end_sym, start))
+        return Derivation(result, derived, impl, defining, {}, tuple(prover.steps))
+
+    # an integer parameter: SymPy derives a closed form per listed value; the emitted generic form is
+    # proven equal to each, and to the defining integral at seeded points for other values
+    n = syms[d.per_integer]
+    impl = result.implementation
+    if impl is None:
+        raise DerivationError(f"{result.name}: a per-integer separable time needs a declared implementation")
+    per_integer = {}
+    rng = random.Random(20241123)
+    for k in d.derive_for:
+        ig = integrand.subs(n, k)
+        anti = sp.integrate(ig, v)
+        prover.symbolic(f"{d.per_integer} = {k}: SymPy's antiderivative differentiates to the integrand", sp.diff(anti, v) - ig, "SymPy integrate, checked by differentiation")
+        closed = anti.subs(v, end) - anti.subs(v, start)
+        per_integer[k] = closed
+        pts = [sample_point(result, rng, integers={d.per_integer: k}) for _ in range(6)]
+        prover.numeric(
+            f"{d.per_integer} = {k}: the emitted closed form equals SymPy's",
+            _evalf(closed, syms), _evalf(impl.subs(n, k), syms), pts, dps=DPS, rtol_digits=35)
+    others = sorted({2 + rng.randint(3, 12), 17, 33, 64})
+    pts = [sample_point(result, rng, integers={d.per_integer: k}) for k in others for _ in range(3)]
+    quad = lambda p: F.deep_mode_time_mp(*(mpmath.mpf(sp.Rational(p[k]).p) / sp.Rational(p[k]).q for k in ("s", "u0", "uf", "tau")), int(p[d.per_integer]))
+    prover.numeric(
+        f"{d.per_integer} in {others}: the emitted closed form equals the defining integral (mpmath quadrature)",
+        quad, _evalf(impl, syms), pts, dps=DPS, rtol_digits=30)
+    return Derivation(result, None, impl, defining, {}, tuple(prover.steps), per_integer)
+
+
+def _derive_implicit(result: Result, d: Implicit, registry: dict) -> Derivation:
+    prover = Prover(result.name)
+    prover.fact(
+        f"{d.unknown}(t) is the inverse of {d.inverse_of}",
+        "symbolic (the integrand has the constant sign of s - v between u0 and s, so t(u) is strictly monotone and the inverse exists and is unique); vectorised safeguarded Newton solve, checked against mpmath in the verification tier")
+    if result.implementation is None:
+        raise DerivationError(f"{result.name}: an implicit result needs a declared implementation (solver)")
+    return Derivation(result, None, result.implementation, d.equation, {}, tuple(prover.steps))
+
+
+def derive_result(result: Result, registry: dict | None = None) -> Derivation:
+    """Derive and prove one result; raises :class:`DerivationError` if any step does not hold."""
+    d = result.definition
+    if isinstance(d, ODE):
+        return _derive_ode(result, d)
+    if isinstance(d, SeparableTime):
+        return _derive_separable(result, d)
+    if isinstance(d, Implicit):
+        return _derive_implicit(result, d, registry or {})
+    if isinstance(d, ClosedForm):
+        impl = result.implementation if result.implementation is not None else d.expr
+        return Derivation(result, d.expr, impl, sp.Eq(sp.Symbol(result.name), d.expr), {}, (ProofStep("closed form", "given"),))
+    raise DerivationError(f"{result.name}: unknown kind of definition {type(d).__name__}")

@@ -1,0 +1,127 @@
+"""The project's torch printer: SymPy's ``TorchPrinter`` extended by ``_print_X`` methods.
+
+Fixes over SymPy 1.14's stock printer: numeric subexpressions print as Python float literals (the stock
+one prints ``sqrt(2)`` as ``torch.sqrt(2)``, a TypeError, and a float32 constant would cost precision);
+``Max(x, 0)``/``Min(x, 0)`` print as ``torch.clamp`` (the stock ``torch.max(0, x)`` is a TypeError, and
+``torch.max(x, 0)`` would silently reduce over dim 0); ``Piecewise`` ends in its ``True`` branch;
+``erfc``, ``expm1``, ``log1p`` and the project's stable functions print as their torch implementations.
+"""
+from __future__ import annotations
+
+import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
+from sympy.printing.pytorch import TorchPrinter
+
+from learndyn.derive import functions as F
+
+__all__ = ["LearndynTorchPrinter", "torch_code", "RUNTIME_IMPORTS"]
+
+#: modules the generated code imports, by the alias the printer uses
+RUNTIME_IMPORTS = {
+    "_special": "learndyn.numerics.special",
+    "_deep_mode": "learndyn.numerics.deep_mode",
+}
+
+
+class LearndynTorchPrinter(TorchPrinter):
+    """Prints SymPy expressions as plain torch code for float64 (or any floating dtype) tensors."""
+
+    def __init__(self, settings=None):
+        super().__init__(dict(settings or {}, fully_qualified_modules=True))
+
+    # -- constants ---------------------------------------------------------------------------------
+    def _print_number(self, expr: sp.Expr) -> str:
+        if expr.is_Integer:
+            return str(int(expr))
+        value = complex(sp.N(expr, 30))
+        if value.imag == 0:
+            return repr(float(value.real))
+        return repr(value)
+
+    def _print(self, expr, **kwargs):
+        if isinstance(expr, sp.Expr) and expr.is_number and not expr.has(sp.nan, sp.zoo):
+            return self._print_number(expr)
+        return super()._print(expr, **kwargs)
+
+    # -- arithmetic ------------------------------------------------------------------------------------
+    def _print_Pow(self, expr: sp.Pow) -> str:
+        base, exp = expr.args
+        if exp == sp.S.Half:
+            return f"torch.sqrt({self._print(base)})"
+        if exp == -sp.S.Half:
+            return f"torch.rsqrt({self._print(base)})"
+        if exp == -1:
+            return f"(1/{self.parenthesize(base, 60)})"
+        if exp.is_Integer and 2 <= int(exp) <= 4:
+            return f"{self.parenthesize(base, 60)}**{int(exp)}"
+        return f"torch.pow({self._print(base)}, {self._print(exp)})"
+
+    def _minmax(self, expr, side: str, pair: str) -> str:
+        args = list(expr.args)
+        consts = [a for a in args if a.is_number]
+        others = [a for a in args if not a.is_number]
+        out = self._print(others[0])
+        for a in others[1:]:
+            out = f"torch.{pair}({out}, {self._print(a)})"
+        for c in consts:
+            out = f"torch.clamp({out}, {side}={self._print(c)})"
+        return out
+
+    def _print_Max(self, expr):
+        return self._minmax(expr, "min", "maximum")
+
+    def _print_Min(self, expr):
+        return self._minmax(expr, "max", "minimum")
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        (e, cond), rest = expr.args[0], expr.args[1:]
+        if cond == sp.true:
+            return self._print(e)
+        if not rest:
+            raise ValueError(f"Piecewise without a True branch cannot be printed: {expr}")
+        return f"torch.where({self._print(cond)}, {self._print(e)}, {self._print(sp.Piecewise(*rest))})"
+
+    def _print_Relational(self, expr):
+        ops = {">": "torch.gt", ">=": "torch.ge", "<": "torch.lt", "<=": "torch.le", "==": "torch.eq", "!=": "torch.ne"}
+        return f"{ops[expr.rel_op]}({self._print(expr.lhs)}, {self._print(expr.rhs)})"
+
+    def _print_And(self, expr):
+        out = self._print(expr.args[0])
+        for a in expr.args[1:]:
+            out = f"torch.logical_and({out}, {self._print(a)})"
+        return out
+
+    def _print_Or(self, expr):
+        out = self._print(expr.args[0])
+        for a in expr.args[1:]:
+            out = f"torch.logical_or({out}, {self._print(a)})"
+        return out
+
+    # -- special functions -----------------------------------------------------------------------------
+    def _print_erfc(self, expr):
+        return f"torch.special.erfc({self._print(expr.args[0])})"
+
+    def _print_expm1(self, expr):
+        return f"torch.expm1({self._print(expr.args[0])})"
+
+    def _print_log1p(self, expr):
+        return f"torch.log1p({self._print(expr.args[0])})"
+
+    def _print_exprel(self, expr):
+        return f"_special.exprel({self._print(expr.args[0])})"
+
+    def _print_DeepModeTime(self, expr):
+        *reals, depth = expr.args
+        return f"_deep_mode.deep_mode_time({', '.join(self._print(a) for a in reals)}, {self._print(depth)})"
+
+    def _print_DeepModeTrajectory(self, expr):
+        *reals, depth = expr.args
+        return f"_deep_mode.deep_mode_trajectory({', '.join(self._print(a) for a in reals)}, {self._print(depth)})"
+
+    def _print_Symbol(self, expr):
+        return expr.name
+
+
+def torch_code(expr: sp.Expr) -> str:
+    """Print one expression with :class:`LearndynTorchPrinter`."""
+    return LearndynTorchPrinter().doprint(expr)

@@ -1,0 +1,54 @@
+"""Rewrite rules that turn a derived closed form into a numerically stable one.
+
+Each rule returns a new expression (or ``None`` if it does not apply); the engine then proves the
+rewritten form equal to the derived one before it is emitted.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from learndyn.derive.functions import exprel, log1p
+
+__all__ = ["logistic_form", "log_ratio_to_log1p"]
+
+
+def logistic_form(rhs_over_tau: sp.Expr, u: sp.Symbol, u0: sp.Expr, t: sp.Expr) -> sp.Expr | None:
+    r"""Stable solution of ``du/dt = a u - b u^2``, ``u(0) = u0``, when ``rhs`` has that shape.
+
+    ``1/u`` solves a linear ODE, which gives the two equivalent forms
+
+    .. math:: u = \frac{u_0}{e^{-at} + b u_0 t\,\mathrm{exprel}(-at)} \quad (a \ge 0), \qquad
+              u = \frac{u_0 e^{at}}{1 + b u_0 t\,\mathrm{exprel}(at)} \quad (a < 0),
+
+    with ``exprel(z) = (e^z − 1)/z``. Each is free of overflow on its side (no exponential of a positive
+    argument), and ``a = 0`` (a removable singularity of the published forms: ``y = 0``, ``s = γ``) is an
+    ordinary point. The branches are fed ``Max(a, 0)`` and ``Min(a, 0)``, so the branch not taken never
+    overflows and no NaN gradient leaks through ``torch.where``.
+    """
+    poly = sp.Poly(sp.expand(rhs_over_tau), u)
+    if poly.degree() != 2 or poly.coeff_monomial(1) != 0:
+        return None
+    a = sp.factor(poly.coeff_monomial(u))
+    b = sp.factor(-poly.coeff_monomial(u**2))
+    ap, an = sp.Max(a, 0), sp.Min(a, 0)
+    grow = u0 / (sp.exp(-ap * t) + b * u0 * t * exprel(-ap * t))
+    decay = u0 * sp.exp(an * t) / (1 + b * u0 * t * exprel(an * t))
+    if a.is_nonnegative:
+        return grow.subs(ap, a)
+    if a.is_negative:
+        return decay.subs(an, a)
+    return sp.Piecewise((grow, sp.Ge(a, 0)), (decay, True))
+
+
+def log_ratio_to_log1p(expr: sp.Expr) -> sp.Expr:
+    r"""Rewrite every ``ln(N/D)`` as ``log1p((N − D)/D)`` with ``N − D`` simplified symbolically.
+
+    ``ln(N/D)`` loses all relative precision where ``N ≈ D`` (e.g. a learning time for ``uf ≈ u0``),
+    and ``ln(a) − ln(b)`` loses it where the two are large and close; the difference ``N − D`` done in
+    algebra (``s (uf − u0)``) is exact in floating point.
+    """
+    def rule(arg):
+        num, den = sp.fraction(sp.together(arg))
+        return log1p(sp.factor(sp.expand(num - den)) / den)
+
+    return expr.replace(sp.log, rule)

@@ -1,0 +1,36 @@
+"""Argument conversion shared by every generated function (THEORY.md's signature conventions)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = ["as_tensors"]
+
+
+def as_tensors(*args: Any) -> tuple[torch.Tensor, ...]:
+    """Convert real arguments to tensors of one floating dtype on one device.
+
+    Python floats (and ints) alone give float64; tensors keep their dtype and device (the floating dtype
+    of the tensor arguments is used for the Python numbers too; integer tensors are promoted to float64).
+    Shapes are not broadcast here: the arithmetic broadcasts.
+    """
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    if tensors:
+        dtype = tensors[0].dtype
+        for a in tensors[1:]:
+            dtype = torch.promote_types(dtype, a.dtype)
+        if not (dtype.is_floating_point or dtype.is_complex):
+            dtype = torch.float64
+        device = tensors[0].device
+    else:
+        dtype, device = torch.float64, torch.device("cpu")
+    out = []
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            out.append(a.to(dtype=dtype) if a.dtype != dtype else a)
+        elif isinstance(a, (bool,)) or a is None:
+            raise TypeError(f"expected a real number or tensor, got {a!r}")
+        else:
+            out.append(torch.as_tensor(a, dtype=dtype, device=device))
+    return tuple(out)
