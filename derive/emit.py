@@ -18,7 +18,7 @@ from learndyn.derive.derivation import Derivation
 from learndyn.derive.printer import RUNTIME_IMPORTS, LearndynTorchPrinter
 from learndyn.domain import ChoiceParam, Interval, IntParam
 
-__all__ = ["emit_module", "emit_index", "header_lines", "VERSIONS"]
+__all__ = ["emit_module", "emit_index", "header_lines", "build_domain", "domain_text", "VERSIONS"]
 
 VERSIONS = f"sympy {sp.__version__}, mpmath {mpmath.__version__}"
 
@@ -59,6 +59,22 @@ def _domain_code(result: Result, printer: LearndynTorchPrinter) -> str:
         )
     rel_code = "(\n" + "\n".join(rels) + "\n    )" if rels else "()"
     return f"Domain(\n    {result.name!r},\n    {{\n{params},\n    }},\n    {rel_code},\n)"
+
+
+_DOMAIN_CACHE: dict = {}
+
+
+def build_domain(result: Result):
+    """The runtime :class:`~learndyn.domain.Domain` of a declaration, built by executing exactly the code
+    the emitter writes into ``generated/`` (so the two cannot differ)."""
+    if result not in _DOMAIN_CACHE:
+        import torch
+
+        from learndyn import domain as D
+
+        env = {"math": math, "torch": torch, **{k: getattr(D, k) for k in D.__all__}}
+        _DOMAIN_CACHE[result] = eval(_domain_code(result, LearndynTorchPrinter()), env)
+    return _DOMAIN_CACHE[result]
 
 
 def domain_text(result: Result) -> str:

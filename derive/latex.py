@@ -93,3 +93,36 @@ def family_latex(family: Family, derivations: list[Derivation]) -> str:
             lines.append(rf"  \item \texttt{{{c.name.replace('_', chr(92) + '_')}}}: {_esc(c.statement)} (about {about}; \cite{{{c.source.cite}}})")
         lines += [r"\end{itemize}", ""]
     return "\n".join(lines)
+
+
+def latex_document(names: list[str] | None = None) -> str:
+    """A standalone LaTeX document of the chosen results (all if ``None``), with their claims and a
+    bibliography; compiles with a plain ``pdflatex``."""
+    from learndyn.derive.registry import derivations, families
+
+    chosen = set(names) if names else None
+    if chosen:
+        known = {r.name for f in families() for r in f.results}
+        unknown = sorted(chosen - known)
+        if unknown:
+            raise KeyError(f"unknown result(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    body, cites = [], {}
+    for fam in families():
+        ds = [d for d in derivations(fam.name) if chosen is None or d.result.name in chosen]
+        if not ds:
+            continue
+        body += [rf"\section{{{_esc(fam.title)}}}", rf"\label{{sec:family:{fam.name}}}", ""]
+        body += [result_latex(d) for d in ds]
+        claims = [c for c in fam.claims if any(d.result.name in c.about for d in ds)]
+        if claims:
+            body += [r"\subsection{Claims}", r"\begin{itemize}"]
+            for c in claims:
+                about = ", ".join(rf"\eqref{{eq:{a}}}" for a in c.about if chosen is None or a in chosen)
+                body.append(rf"  \item \texttt{{{c.name.replace('_', chr(92) + '_')}}}: {_esc(c.statement)} (about {about})")
+            body += [r"\end{itemize}", ""]
+        cites.update(fam.bibliography)
+    bib = [r"\begin{thebibliography}{9}"] + [rf"\bibitem{{{k}}} {_esc(v)}" for k, v in sorted(cites.items())] + [r"\end{thebibliography}"]
+    return "\n".join([
+        r"\documentclass{article}", r"\usepackage[utf8]{inputenc}", r"\usepackage{amsmath,amssymb}",
+        r"\usepackage[margin=2.5cm]{geometry}", r"\title{Results derived and verified by learndyn}", r"\date{}",
+        r"\begin{document}", r"\maketitle", "", *body, *bib, r"\end{document}", ""])

@@ -27,9 +27,9 @@ U0 = Param("u0", Interval(0.0, INF), test=Interval(1e-12, 1e3, True, True), sim=
            latex="u_0", description="initial strength (product of the layers' strengths)")
 LR = Param("lr", Interval(0.0, INF), test=Interval(1e-6, 1.0, True, True), sim=Interval(1e-3, 2e-2, True, True), log=True,
            latex=r"\alpha", description="learning rate")
-S = Param("s", Interval(0.0, INF), test=Interval(1e-3, 1e3, True, True), sim=Interval(0.5, 3.0, True, True), log=True,
+S = Param("s", Interval(0.0, INF), test=Interval(1e-3, 1e3, True, True), sim=Interval(0.5, 2.0, True, True), log=True,
           description="singular value of the input-output correlation")
-TAU = Param("tau", Interval(0.0, INF), test=Interval(1e-3, 1e3, True, True), sim=Interval(20.0, 200.0, True, True), log=True,
+TAU = Param("tau", Interval(0.0, INF), test=Interval(1e-3, 1e3, True, True), sim=Interval(50.0, 500.0, True, True), log=True,
             latex=r"\tau", description="time constant, 1/lr")
 UF = Param("uf", Interval(0.0, INF), test=Between("u0", "s"), sim=None, latex="u_f",
            description="final strength, strictly between u0 and s")

@@ -1,0 +1,224 @@
+"""The ``learndyn`` command: list, derive, verify, latex, eval."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+__all__ = ["main"]
+
+
+def _progress(label: str, total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="step", file=sys.stderr, leave=False,
+                disable=None)  # disabled automatically when stderr is not a terminal
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="learndyn")
+def main() -> None:
+    """Derive, prove, generate and verify results of the theory of learning dynamics."""
+
+
+@main.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_cmd(as_json: bool) -> None:
+    """List the results (by family) and the claims beside them."""
+    from learndyn.generated import CLAIMS, FAMILIES
+
+    if as_json:
+        click.echo(json.dumps({"families": {f: list(r) for f, r in FAMILIES.items()},
+                               "claims": {f: list(c) for f, c in CLAIMS.items()}}, indent=2))
+        return
+    for fam, names in FAMILIES.items():
+        click.echo(f"{fam}:")
+        for n in names:
+            click.echo(f"  {n}")
+        for c in CLAIMS.get(fam, ()):
+            click.echo(f"  claim: {c}")
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Exit 1 if anything generated differs from what is on disk.")
+@click.option("--module", "modules", multiple=True, metavar="PATH_OR_MODULE",
+              help="Your own family module (defines FAMILY); derives only these, into --out.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: the source tree's generated/).")
+@click.option("--no-cache", is_flag=True, help="Re-derive everything (ignore cached proofs).")
+@click.option("--force", is_flag=True, help="Overwrite files in --out that learndyn did not generate.")
+def derive(check: bool, modules: tuple[str, ...], out: Path | None, no_cache: bool, force: bool) -> None:
+    """Derive, prove and generate every result (torch modules and LaTeX)."""
+    from learndyn.derive.families import builtin_families, load_family_module
+    from learndyn.derive.pipeline import check_outputs, default_output_dir, derive_family, render, write_outputs
+    from learndyn.derive.proof import DerivationError
+
+    start = time.perf_counter()
+    if modules:
+        if out is None:
+            raise click.UsageError("--module needs --out DIR: derive never writes your results into the package")
+        fams = [load_family_module(m) for m in modules]
+    else:
+        fams = builtin_families()
+        try:
+            out = out or default_output_dir()
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc))
+    total = sum(len(f.results) for f in fams)
+    derived = []
+    bar = _progress("derive", total)
+    try:
+        for fam in fams:
+            derived.append((fam, derive_family(fam, use_cache=not no_cache, progress=lambda n: (bar.set_postfix_str(n), bar.update()))))
+    except DerivationError as exc:
+        bar.close()
+        raise click.ClickException(f"derivation failed: {exc}")
+    bar.close()
+    files = render(derived, index=not modules)
+    if check:
+        problems = check_outputs(out, files)
+        for p in problems:
+            click.echo(f"{p.path}: {p.reason}", err=True)
+            if p.diff:
+                click.echo(p.diff, err=True)
+        if problems:
+            raise SystemExit(1)
+        click.echo(f"{len(files)} generated files are up to date in {out} ({time.perf_counter() - start:.1f} s)")
+        return
+    try:
+        written = write_outputs(out, files, force=force)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"derived and proved {total} results; wrote {len(written)} of {len(files)} files to {out} "
+               f"({time.perf_counter() - start:.1f} s)")
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--examples", default=100, show_default=True, help="Hypothesis draws per result (tier a) and batch size scale (tier b).")
+@click.option("--device", default=None, help="torch device for simulations (default: cuda if available, else cpu).")
+@click.option("--seed", default=0, show_default=True, help="Seed of every draw and every simulated network.")
+@click.option("--tier", "tiers", multiple=True, type=click.Choice(["a", "b", "claims"]), help="Only these tiers (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable results.")
+def verify(names, examples, device, seed, tiers, as_json) -> None:
+    """Verify generated functions against mpmath (tier a) and theory against gradient descent (tier b)."""
+    from learndyn.verify.runner import VerifyConfig, default_device, run_verification
+
+    device = device or default_device()
+    try:
+        import torch
+
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as exc:
+        raise click.BadParameter(f"device {device!r} is not available: {exc}", param_hint="--device")
+    config = VerifyConfig(examples=examples, seed=seed, device=device)
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="verify", file=sys.stderr, leave=False, disable=None, unit="check")
+        checks = run_verification(names or None, config=config, tiers=tuple(tiers) or ("a", "b", "claims"),
+                                  progress=lambda s: (bar.set_postfix_str(s), bar.update()))
+        bar.close()
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0]))
+    if as_json:
+        import torch
+
+        click.echo(json.dumps({"seed": seed, "device": device, "examples": examples, "torch": torch.__version__,
+                               "checks": [c.to_json() for c in checks]}, indent=2, default=str))
+    else:
+        from learndyn.verify.report import format_table
+
+        click.echo(format_table(checks))
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        if not as_json:
+            click.echo(f"{len(failed)} of {len(checks)} checks FAILED", err=True)
+        raise SystemExit(1)
+    if not as_json:
+        click.echo(f"all {len(checks)} checks passed (seed {seed}, device {device})")
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to FILE (default: stdout).")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+def latex(names, output, force) -> None:
+    """LaTeX of results: labelled equations, assumptions, source and proof status."""
+    from learndyn.derive.latex import latex_document
+
+    try:
+        text = latex_document(list(names) or None)
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0]))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    if output.exists() and not force:
+        raise click.ClickException(f"{output} exists; pass --force to overwrite it")
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+def _parse_value(name: str, raw: str, spec):
+    from learndyn.domain import ChoiceParam, IntParam
+
+    if isinstance(spec, IntParam):
+        try:
+            return int(raw)
+        except ValueError:
+            raise click.BadParameter(f"{name}={raw!r}: expected an integer ({spec})", param_hint=name)
+    if isinstance(spec, ChoiceParam):
+        return raw
+    try:
+        parts = [float(v) for v in raw.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{name}={raw!r}: expected a number or comma-separated numbers", param_hint=name)
+    if len(parts) == 1:
+        return parts[0]
+    import torch
+
+    return torch.tensor(parts, dtype=torch.float64)
+
+
+@main.command("eval")
+@click.argument("name")
+@click.argument("assignments", nargs=-1, metavar="KEY=VALUE...")
+def eval_cmd(name: str, assignments: tuple[str, ...]) -> None:
+    """Evaluate a result, e.g. `learndyn eval scalar_trajectory t=100 x=1 y=2 u0=1e-3 lr=0.01`."""
+    import learndyn
+
+    try:
+        fn = learndyn.function(name)
+        family = learndyn.family_of(name)
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0]))
+    import importlib
+
+    domain = importlib.import_module(f"learndyn.generated.{family}").DOMAINS[name]
+    kwargs = {}
+    for item in assignments:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="assignments")
+        key, raw = item.split("=", 1)
+        if key not in domain.params:
+            raise click.BadParameter(f"{name} has no parameter {key!r}; its parameters: {', '.join(domain.params)}", param_hint=key)
+        kwargs[key] = _parse_value(key, raw, domain.params[key])
+    missing = [p for p in domain.params if p not in kwargs]
+    if missing:
+        raise click.UsageError(f"{name} needs {', '.join(f'{m}=...' for m in missing)}")
+    try:
+        value = fn(**kwargs)
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+    if value.dim() == 0:
+        click.echo(repr(float(value)))
+    else:
+        click.echo(json.dumps(value.tolist()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""High-precision (mpmath) reference values of a result, from its derivation — not from the generated code.
+
+* closed forms (ODE and separable results): the derived SymPy expression evaluated by mpmath at 50 digits,
+  and at a removable singularity the limit SymPy derived;
+* per-integer separable times (``deep_mode_time``): the defining integral by mpmath quadrature;
+* implicit inverses (``deep_mode_trajectory``): a bracketed root of the (proven) closed form of the
+  forward result, in the variable ``z = ln(u/|s − u|)``.
+"""
+from __future__ import annotations
+
+import functools
+
+import mpmath
+import sympy as sp
+
+from learndyn.derive import functions as F
+from learndyn.derive.declaration import Implicit, SeparableTime
+from learndyn.derive.derivation import Derivation
+
+__all__ = ["reference", "DPS"]
+
+DPS = 50
+
+
+def _mpf(v) -> mpmath.mpf:
+    return mpmath.mpf(v) if not isinstance(v, mpmath.mpf) else v
+
+
+@functools.lru_cache(maxsize=None)
+def _lambdified(expr: sp.Expr, names: tuple[str, ...], symbols: tuple[sp.Symbol, ...]):
+    return sp.lambdify(symbols, expr, modules="mpmath")
+
+
+def _closed_form(d: Derivation, point: dict) -> mpmath.mpf:
+    r = d.result
+    syms = r.symbols
+    expr = d.derived
+    for name, (val, lim) in d.limits.items():
+        if point[name] == float(val):
+            expr = lim
+    names = tuple(p.name for p in r.params)
+    fn = _lambdified(expr, names, tuple(syms[n] for n in names))
+    with mpmath.workdps(DPS + 20):
+        value = fn(*(_mpf(point[n]) if isinstance(point[n], float) else point[n] for n in names))
+    return mpmath.re(value)
+
+
+def _deep_time(point: dict) -> mpmath.mpf:
+    with mpmath.workdps(DPS + 10):
+        return F.deep_mode_time_mp(_mpf(point["s"]), _mpf(point["u0"]), _mpf(point["uf"]), _mpf(point["tau"]), int(point["depth"]))
+
+
+def _deep_trajectory(point: dict) -> mpmath.mpf:
+    """Solve ``T(u0 → u) = t`` for ``u`` at high precision."""
+    with mpmath.workdps(DPS + 20):
+        t, s, u0, tau = (_mpf(point[k]) for k in ("t", "s", "u0", "tau"))
+        D = int(point["depth"])
+        if t == 0 or u0 == s:
+            return u0
+        below = u0 < s
+
+        def u_of(z):
+            return s / (1 + mpmath.exp(-z)) if below else s / (1 - mpmath.exp(-z))
+
+        def g(z):
+            return F.deep_mode_time_closed_mp(s, u0, u_of(z), tau, D) - t
+
+        z0 = mpmath.log(u0 / abs(s - u0))
+        lo, step = z0, mpmath.mpf(1)
+        hi = z0 + step
+        while g(hi) < 0:
+            lo, step = hi, step * 2
+            hi = z0 + step
+        for _ in range(400):  # bisection to a narrow bracket, then a secant polish
+            mid = (lo + hi) / 2
+            if g(mid) < 0:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo < mpmath.mpf(10) ** (-12) * max(1, abs(mid)):
+                break
+        z = mpmath.findroot(g, (lo, hi), solver="anderson")
+        return u_of(z)
+
+
+def reference(d: Derivation, point: dict) -> mpmath.mpf:
+    """The reference value of result ``d.result`` at ``point`` (a dict of Python floats/ints)."""
+    definition = d.result.definition
+    if isinstance(definition, Implicit):
+        if definition.inverse_of == "deep_mode_time":
+            return _deep_trajectory(point)
+        raise NotImplementedError(f"no reference for implicit result {d.result.name}")
+    if isinstance(definition, SeparableTime) and definition.per_integer is not None:
+        return _deep_time(point)
+    return _closed_form(d, point)

@@ -1,0 +1,79 @@
+"""``learndyn verify``: both tiers for the chosen results, and the claims about them.
+
+Tier (a) compares each generated function with an mpmath evaluation of its derivation; tier (b) trains
+real networks by gradient descent (batched, seeded, on ``device``) and compares them with the theory
+(:mod:`learndyn.verify.simulation_checks`); claims are checked against simulation too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+
+from learndyn.verify.report import Check
+
+__all__ = ["VerifyConfig", "run_verification", "default_device"]
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    """``examples``: hypothesis draws per result in tier (a) and simulated configurations per batch in
+    tier (b) (scaled by each check); ``seed`` makes every draw and every network reproducible."""
+
+    examples: int = 100
+    seed: int = 0
+    device: str = "cpu"
+
+
+def run_verification(
+    names: Iterable[str] | None = None,
+    *,
+    config: VerifyConfig = VerifyConfig(),
+    tiers: tuple[str, ...] = ("a", "b", "claims"),
+    progress: Callable[[str], None] | None = None,
+    functions: dict[str, Callable] | None = None,
+) -> list[Check]:
+    """Run the requested tiers; ``functions`` overrides the generated functions (used by the tests that
+    show a 1 % error is caught)."""
+    import learndyn
+    from learndyn.derive.registry import derivation, families
+    from learndyn.verify.closed_form import check_closed_form
+    from learndyn.verify.simulation_checks import CLAIM_CHECKS, SIMULATION_CHECKS
+
+    all_names = learndyn.results()
+    chosen = list(names) if names else all_names
+    for n in chosen:
+        learndyn.family_of(n)  # raises a clear error for an unknown name
+    functions = functions or {}
+    checks: list[Check] = []
+    if "a" in tiers:
+        for n in chosen:
+            if progress:
+                progress(f"{n}: tier a")
+            fn = functions.get(n) or learndyn.function(n)
+            checks.append(check_closed_form(derivation(n), fn, examples=config.examples, seed=config.seed))
+    if "b" in tiers:
+        for n in chosen:
+            for check in SIMULATION_CHECKS.get(n, ()):
+                if progress:
+                    progress(f"{n}: tier b ({check.__name__})")
+                checks.append(check(config, functions.get(n) or learndyn.function(n)))
+    if "claims" in tiers:
+        for fam in families():
+            for claim in fam.claims:
+                if not set(claim.about) & set(chosen):
+                    continue
+                check = CLAIM_CHECKS.get(claim.name)
+                if check is None:
+                    checks.append(Check(claim.name, "claim", 0, float("nan"), float("nan"), "-", False,
+                                        "no simulation check is registered for this claim"))
+                    continue
+                if progress:
+                    progress(f"claim {claim.name}")
+                checks.append(check(config))
+    return checks

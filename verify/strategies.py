@@ -1,0 +1,130 @@
+"""Hypothesis strategies built from the declarations (never written again by hand).
+
+``point_strategy(result, "test")`` draws a dict of arguments from the result's test range,
+``point_strategy(result, "sim")`` from its simulation range. Scale parameters (``log=True``) are drawn
+log-uniformly, signed ones as ± a log-uniform magnitude; declared special values (``y = 0``) and the
+range's edges are drawn with extra weight; a :class:`Between` parameter is drawn between its two
+anchors, edges included; the domain's relations are then enforced with ``assume``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from learndyn.derive.declaration import Between, Param, Result
+from learndyn.derive.emit import build_domain
+from learndyn.domain import ChoiceParam, DomainError, Interval, IntParam
+
+__all__ = ["param_strategy", "point_strategy", "edge_points"]
+
+
+def _interval_strategy(p: Param, spec: Interval) -> st.SearchStrategy[float]:
+    lo, hi = spec.lo, spec.hi
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"{p.name}: a test or simulation range must be finite, got {spec}")
+    edges = [v for v in (lo, hi) if p.domain.contains_float(v)]
+    specials = [float(v) for v in p.special if p.domain.contains_float(v)]
+    if p.log and lo > 0:
+        body = st.floats(math.log10(lo), math.log10(hi)).map(lambda e: min(max(10.0**e, lo), hi))
+    elif p.log and lo < 0 < hi:
+        top = math.log10(max(-lo, hi))
+        mag = st.floats(-3.0, top).map(lambda e: 10.0**e)
+        body = st.tuples(st.sampled_from((-1.0, 1.0)), mag).map(lambda sm: min(max(sm[0] * sm[1], lo), hi))
+    else:
+        body = st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+    extra = edges + specials
+    return st.one_of(st.sampled_from(extra), body, body, body) if extra else body
+
+
+def param_strategy(p: Param, which: str = "test"):
+    spec = p.test if which == "test" else p.sim
+    if spec is None:
+        spec = p.domain
+    if isinstance(spec, IntParam):
+        hi = spec.hi if spec.hi is not None else spec.lo + 16
+        return st.integers(spec.lo, hi)
+    if isinstance(spec, ChoiceParam):
+        return st.sampled_from(spec.choices)
+    if isinstance(spec, Interval):
+        return _interval_strategy(p, spec)
+    raise TypeError(f"{p.name}: no strategy for {spec!r}")
+
+
+_FRACTIONS = st.one_of(
+    st.sampled_from((1e-12, 1e-8, 1e-4, 0.5, 1 - 1e-4, 1 - 1e-8, 1 - 1e-12)),
+    st.floats(1e-12, 1 - 1e-12),
+)
+
+
+def point_strategy(result: Result, which: str = "test", only: tuple[str, ...] | None = None) -> st.SearchStrategy[dict]:
+    """Arguments of ``result`` drawn from its declared ``test`` (or ``sim``) ranges, inside its domain
+    (``only``: just these parameters, e.g. those a simulation draws; the caller supplies the rest)."""
+    params = [p for p in result.params if only is None or p.name in only]
+    independent = {p.name: param_strategy(p, which) for p in params if not isinstance(p.test, Between)}
+    between = [p for p in params if isinstance(p.test, Between)]
+
+    @st.composite
+    def draw_point(draw) -> dict:
+        point = {name: draw(s) for name, s in independent.items()}
+        for p in between:
+            a, b = point[p.test.a], point[p.test.b]
+            frac = draw(_FRACTIONS)
+            point[p.name] = a + (b - a) * frac
+        if only is None:
+            _assume_in_domain(result, point)
+        return {p.name: point[p.name] for p in params}
+
+    return draw_point()
+
+
+def _assume_in_domain(result: Result, point: dict) -> None:
+    values = {k: (torch.tensor(v, dtype=torch.float64) if isinstance(v, float) else v) for k, v in point.items()}
+    try:
+        build_domain(result).check(values)
+    except DomainError:
+        assume(False)
+
+
+def edge_points(result: Result) -> list[dict]:
+    """Deterministic corner points of the test range (each parameter at its edges/specials, the others at
+    the geometric middle), always checked before the random draws."""
+    middle = {}
+    choices: dict[str, list] = {}
+    for p in result.params:
+        spec = p.test if p.test is not None else p.domain
+        if isinstance(spec, Between):
+            continue
+        if isinstance(spec, IntParam):
+            hi = spec.hi if spec.hi is not None else spec.lo + 16
+            middle[p.name] = spec.lo
+            choices[p.name] = sorted({spec.lo, min(spec.lo + 1, hi), min(spec.lo + 2, hi), hi})
+        elif isinstance(spec, ChoiceParam):
+            middle[p.name] = spec.choices[0]
+            choices[p.name] = list(spec.choices)
+        else:
+            lo, hi = spec.lo, spec.hi
+            mid = math.sqrt(lo * hi) if p.log and lo > 0 else (1.0 if p.log else 0.5 * (lo + hi))
+            middle[p.name] = mid
+            choices[p.name] = [v for v in (lo, hi, *p.special) if p.domain.contains_float(v)]
+    points = []
+    for name, vals in choices.items():
+        for v in vals:
+            pt = dict(middle)
+            pt[name] = float(v) if not isinstance(v, (int, str)) or isinstance(v, bool) else v
+            points.append(pt)
+    out = []
+    for pt in points:
+        for p in result.params:
+            if isinstance(p.test, Between):
+                a, b = pt[p.test.a], pt[p.test.b]
+                for frac in (1e-12, 0.5, 1 - 1e-9):
+                    q = dict(pt)
+                    q[p.name] = a + (b - a) * frac
+                    out.append(q)
+                break
+        else:
+            out.append(pt)
+    return out
