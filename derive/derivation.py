@@ -23,7 +23,7 @@ import sympy as sp
 from learndyn.derive import functions as F
 from learndyn.derive.declaration import ODE, ClosedForm, Implicit, Result, SeparableTime
 from learndyn.derive.proof import DerivationError, Prover, ProofStep, seeded_points
-from learndyn.derive.stable import log_ratio_to_log1p, logistic_form
+from learndyn.derive.stable import log_ratio_to_log1p, ode_stable_form
 
 __all__ = ["Derivation", "derive_result", "sample_point"]
 
@@ -143,12 +143,12 @@ def _derive_ode(result: Result, d: ODE) -> Derivation:
 
     impl = result.implementation
     if impl is None:
-        impl = logistic_form(rhs / tau, u_sym, initial, t)
-        if impl is None:
+        chosen = ode_stable_form(rhs / tau, u_sym, initial, t)
+        if chosen is None:
             impl = derived
         else:
-            impl = impl.subs(back)
-            prover.fact("emitted form chosen by rewrite rule", "logistic: u0 / (e^{-at} + b u0 t exprel(-at)) for a >= 0, u0 e^{at} / (1 + b u0 t exprel(at)) for a < 0")
+            impl = chosen[0].subs(back)
+            prover.fact("emitted form chosen by rewrite rule", chosen[1])
     _prove_branches(prover, impl, derived, syms, limits)
     defining = sp.Eq(tau * sp.Derivative(u(syms[d.time]), syms[d.time]), d.rhs.subs(u_sym, u(syms[d.time])))
     return Derivation(result, derived, impl, defining, limits, tuple(prover.steps))

@@ -9,7 +9,33 @@ import sympy as sp
 
 from learndyn.derive.functions import exprel, log1p
 
-__all__ = ["logistic_form", "log_ratio_to_log1p"]
+__all__ = ["ode_stable_form", "logistic_form", "linear_form", "log_ratio_to_log1p"]
+
+
+def ode_stable_form(rhs_over_tau: sp.Expr, u: sp.Symbol, u0: sp.Expr, t: sp.Expr) -> tuple[sp.Expr, str] | None:
+    """The stable form of an autonomous polynomial ODE's solution, by the first rule that applies, with a
+    description of the rule (for the proof record); ``None`` if no rule applies."""
+    for rule, text in ((linear_form, "linear: u0 e^{at} + c t exprel(at)"),
+                       (logistic_form, "logistic: u0 / (e^{-at} + b u0 t exprel(-at)) for a >= 0, "
+                                       "u0 e^{at} / (1 + b u0 t exprel(at)) for a < 0")):
+        form = rule(rhs_over_tau, u, u0, t)
+        if form is not None:
+            return form, text
+    return None
+
+
+def linear_form(rhs_over_tau: sp.Expr, u: sp.Symbol, u0: sp.Expr, t: sp.Expr) -> sp.Expr | None:
+    r"""Stable solution of ``du/dt = a u + c``, ``u(0) = u0``: ``u = u0 e^{at} + c t exprel(at)``.
+
+    The textbook form ``(u0 + c/a) e^{at} − c/a`` is 0/0 at ``a = 0`` and, written as
+    ``(c e^{-at} ...)e^{at}``, overflows for large ``|a t|`` although the value is finite.
+    """
+    poly = sp.Poly(sp.expand(rhs_over_tau), u)
+    if poly.degree() != 1:
+        return None
+    a = sp.factor(poly.coeff_monomial(u))
+    c = sp.factor(poly.coeff_monomial(1))
+    return u0 * sp.exp(a * t) + c * t * exprel(a * t)
 
 
 def logistic_form(rhs_over_tau: sp.Expr, u: sp.Symbol, u0: sp.Expr, t: sp.Expr) -> sp.Expr | None:

@@ -103,9 +103,11 @@ def derive(check: bool, modules: tuple[str, ...], out: Path | None, no_cache: bo
 @click.option("--seed", default=0, show_default=True, help="Seed of every draw and every simulated network.")
 @click.option("--tier", "tiers", multiple=True, type=click.Choice(["a", "b", "claims"]), help="Only these tiers (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable results.")
-def verify(names, examples, device, seed, tiers, as_json) -> None:
+@click.option("--module", default=None, metavar="PATH_OR_MODULE", help="Verify your own family (tier a) ...")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="... generated into this folder.")
+def verify(names, examples, device, seed, tiers, as_json, module, out) -> None:
     """Verify generated functions against mpmath (tier a) and theory against gradient descent (tier b)."""
-    from learndyn.verify.runner import VerifyConfig, default_device, run_verification
+    from learndyn.verify.runner import VerifyConfig, default_device, run_user_family, run_verification
 
     device = device or default_device()
     try:
@@ -119,11 +121,16 @@ def verify(names, examples, device, seed, tiers, as_json) -> None:
         from tqdm import tqdm
 
         bar = tqdm(desc="verify", file=sys.stderr, leave=False, disable=None, unit="check")
-        checks = run_verification(names or None, config=config, tiers=tuple(tiers) or ("a", "b", "claims"),
-                                  progress=lambda s: (bar.set_postfix_str(s), bar.update()))
+        if module is not None:
+            if out is None:
+                raise click.UsageError("--module needs --out DIR (the folder `learndyn derive --module` wrote)")
+            checks = run_user_family(module, out, config=config, progress=lambda s: (bar.set_postfix_str(s), bar.update()))
+        else:
+            checks = run_verification(names or None, config=config, tiers=tuple(tiers) or ("a", "b", "claims"),
+                                      progress=lambda s: (bar.set_postfix_str(s), bar.update()))
         bar.close()
-    except KeyError as exc:
-        raise click.ClickException(str(exc.args[0]))
+    except (KeyError, FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc.args[0]) if exc.args else str(exc))
     if as_json:
         import torch
 

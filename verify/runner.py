@@ -77,3 +77,29 @@ def run_verification(
                     progress(f"claim {claim.name}")
                 checks.append(check(config))
     return checks
+
+
+def run_user_family(module: str, out_dir, *, config: VerifyConfig = VerifyConfig(),
+                    progress: Callable[[str], None] | None = None) -> list[Check]:
+    """Tier (a) for a user's own family: its generated module in ``out_dir`` (written by
+    ``learndyn derive --module MODULE --out DIR``) against mpmath evaluations of its derivations."""
+    import importlib.util
+    from pathlib import Path
+
+    from learndyn.derive.families import load_family_module
+    from learndyn.derive.pipeline import derive_family
+    from learndyn.verify.closed_form import check_closed_form
+
+    family = load_family_module(module)
+    path = Path(out_dir) / f"{family.name}.py"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run `learndyn derive --module {module} --out {out_dir}` first")
+    spec = importlib.util.spec_from_file_location(f"learndyn_user_generated_{family.name}", path)
+    generated = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generated)
+    checks = []
+    for d in derive_family(family):
+        if progress:
+            progress(f"{d.result.name}: tier a")
+        checks.append(check_closed_form(d, getattr(generated, d.result.name), examples=config.examples, seed=config.seed))
+    return checks
