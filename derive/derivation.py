@@ -48,6 +48,42 @@ class Derivation:
     proof: tuple[ProofStep, ...] = ()
     per_integer: dict = field(default_factory=dict)
 
+    @property
+    def name(self) -> str:
+        return self.result.name
+
+    @property
+    def expr(self) -> sp.Expr:
+        """The closed form (the derived one where there is one, else the emitted form)."""
+        return self.derived if self.derived is not None else self.implementation
+
+    @property
+    def domain(self):
+        """The runtime :class:`~learndyn.domain.Domain` (the same object the generated code checks)."""
+        from learndyn.derive.emit import build_domain
+
+        return build_domain(self.result)
+
+    @property
+    def ranges(self) -> dict:
+        """Per parameter: (domain, test range, simulation range)."""
+        return {p.name: (p.domain, p.test, p.sim) for p in self.result.params}
+
+    @property
+    def assumptions(self) -> tuple[str, ...]:
+        return self.result.assumptions
+
+    @property
+    def source(self):
+        return self.result.source
+
+    @property
+    def latex(self) -> str:
+        """This result's LaTeX (equations labelled ``eq:NAME``), as in the generated ``.tex``."""
+        from learndyn.derive.latex import result_latex
+
+        return result_latex(self)
+
 
 def sample_point(result: Result, rng: random.Random, *, integers: dict | None = None) -> dict:
     """A random point of the result's test range (log-uniform for scale parameters), as exact rationals.

@@ -129,7 +129,7 @@ def verify(names, examples, device, seed, tiers, as_json, module, out) -> None:
             checks = run_verification(names or None, config=config, tiers=tuple(tiers) or ("a", "b", "claims"),
                                       progress=lambda s: (bar.set_postfix_str(s), bar.update()))
         bar.close()
-    except (KeyError, FileNotFoundError, ValueError) as exc:
+    except (KeyError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc.args[0]) if exc.args else str(exc))
     if as_json:
         import torch

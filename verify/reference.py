@@ -66,11 +66,14 @@ def _deep_trajectory(point: dict) -> mpmath.mpf:
             return F.deep_mode_time_closed_mp(s, u0, u_of(z), tau, D) - t
 
         z0 = mpmath.log(u0 / abs(s - u0))
+        z_cap = max(z0 + 1, mpmath.mpf(120))
+        if g(z_cap) < 0:  # the root lies beyond z = 120: |u - s| < s·e^{-120} ≈ 1e-52 s
+            return s
         lo, step = z0, mpmath.mpf(1)
-        hi = z0 + step
+        hi = min(z0 + step, z_cap)
         while g(hi) < 0:
             lo, step = hi, step * 2
-            hi = z0 + step
+            hi = min(z0 + step, z_cap)
         for _ in range(400):  # bisection to a narrow bracket, then a secant polish
             mid = (lo + hi) / 2
             if g(mid) < 0:
@@ -79,7 +82,13 @@ def _deep_trajectory(point: dict) -> mpmath.mpf:
                 hi = mid
             if hi - lo < mpmath.mpf(10) ** (-12) * max(1, abs(mid)):
                 break
-        z = mpmath.findroot(g, (lo, hi), solver="anderson")
+        try:
+            z = mpmath.findroot(g, (lo, hi), solver="anderson", tol=mpmath.mpf(10) ** (-2 * DPS + 20))
+        except ValueError:  # no convergence to that tolerance: finish by bisection (the bracket is sound)
+            while hi - lo > mpmath.mpf(10) ** (-DPS + 10) * max(1, abs(lo)):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if g(mid) < 0 else (lo, mid)
+            z = (lo + hi) / 2
         return u_of(z)
 
 

@@ -108,6 +108,8 @@ def scalar_network_check(config: VerifyConfig, theory: Callable) -> Check:
     def body(points):
         cols = {k: torch.tensor([p[k] for p in points], dtype=torch.float64, device=dev) for k in points[0]}
         x, y, u0, lr = cols["x"], cols["y"], cols["u0"], cols["lr"]
+        # the Hessian's largest eigenvalue at the optimum is λ = 2 x |y|: keep lr·λ <= LR_LAMBDA
+        lr = torch.minimum(lr, LR_LAMBDA / (2 * x * y.abs()))
         K = y / x
         # flow time for the theory to reach 95 % of the plateau, and a common number of steps for the batch
         flow = torch.log(0.95 * (K - u0) / (u0 * 0.05)) / (2 * x * y)

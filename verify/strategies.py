@@ -26,7 +26,7 @@ def _interval_strategy(p: Param, spec: Interval) -> st.SearchStrategy[float]:
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{p.name}: a test or simulation range must be finite, got {spec}")
     edges = [v for v in (lo, hi) if p.domain.contains_float(v)]
-    specials = [float(v) for v in p.special if p.domain.contains_float(v)]
+    specials = [float(v) for v in p.special if p.domain.contains_float(v) and lo <= v <= hi]
     if p.log and lo > 0:
         body = st.floats(math.log10(lo), math.log10(hi)).map(lambda e: min(max(10.0**e, lo), hi))
     elif p.log and lo < 0 < hi:
