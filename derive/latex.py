@@ -26,7 +26,7 @@ def latex_expr(expr: sp.Basic, result: Result) -> str:
 
 def _esc(text: str) -> str:
     repl = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-            "~": r"\textasciitilde{}", "^": r"\^{}"}
+            "~": r"\textasciitilde{}", "^": r"\^{}", "<": r"\textless{}", ">": r"\textgreater{}"}
     out = "".join(repl.get(ch, ch) for ch in text)
     for uni, tex in {"½": r"$\tfrac12$", "ŷ": r"$\hat y$", "Σ": r"$\Sigma$", "ᵀ": r"$^\top$", "≥": r"$\ge$", "≤": r"$\le$",
                      "·": r"$\cdot$", "√": r"$\surd$", "∈": r"$\in$", "−": "-", "—": "---", "→": r"$\to$", "²": r"$^2$",
@@ -123,6 +123,6 @@ def latex_document(names: list[str] | None = None) -> str:
         cites.update(fam.bibliography)
     bib = [r"\begin{thebibliography}{9}"] + [rf"\bibitem{{{k}}} {_esc(v)}" for k, v in sorted(cites.items())] + [r"\end{thebibliography}"]
     return "\n".join([
-        r"\documentclass{article}", r"\usepackage[utf8]{inputenc}", r"\usepackage{amsmath,amssymb}",
+        r"\documentclass{article}", r"\usepackage[utf8]{inputenc}", r"\usepackage[T1]{fontenc}", r"\usepackage{amsmath,amssymb}",
         r"\usepackage[margin=2.5cm]{geometry}", r"\title{Results derived and verified by learndyn}", r"\date{}",
         r"\begin{document}", r"\maketitle", "", *body, *bib, r"\end{document}", ""])
