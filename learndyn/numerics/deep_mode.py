@@ -11,31 +11,42 @@ This module gives
   ``t = tau/D * int_{u0}^{uf} dv / (v^(2-2/D) (s - v))``, in exact closed form for every integer ``D``;
 * :func:`deep_mode_trajectory` -- its inverse ``u(t)``, by a vectorised safeguarded Newton solve with gradients
   attached by the implicit function theorem;
-* :func:`deep_mode_time_mp` -- an independent mpmath reference (quadrature) for tests.
+* :func:`deep_mode_time_mp` -- an independent mpmath reference (2F1 / quadrature) for tests.
 
-Notation used throughout: ``w = u/s`` (dimensionless strength), ``y = w^(1/D)``, ``a = 2 - 2/D``,
-``e = 2/D - 1`` and the *dimensionless time* ``I`` with ``t = tau * s^(-a) * I``.
+Notation: ``w = u/s``, ``y = w^(1/D)``, ``a = 2 - 2/D``, ``e = 2/D - 1`` and the dimensionless time ``I`` with
+``t = tau s^(-a) I``.
 
-Closed form (derivation).  With ``v = s y^D``,
+Closed form.  With ``v = s y^D``,
 
     I = int_{y0}^{yf} dy / (y^(D-1) (1 - y^D)),   1/(y^(D-1)(1-y^D)) = y^(1-D) + y/(1 - y^D),
 
-* ``int y^(1-D) dy = y0^(2-D) L exprel((2-D) L)`` with ``L = ln(yf/y0) = ln(uf/u0)/D``;
-* for ``D >= 2`` the partial fractions ``y/(1-y^D) = -(1/D) sum_k w_k^2/(y - w_k)``, ``w_k = exp(2 pi i k/D)``, give
-  ``-(1/D) sum_k w_k^2 log(1 + Delta/(y0 - w_k))`` with ``Delta = yf - y0 = y0 expm1(L)``; the ``k = 0`` term is
-  ``-(1/D) log((1-yf)/(1-y0))``, ``k = D/2`` (even ``D``) is ``-(1/D) log1p(Delta/(y0+1))`` and the conjugate pairs
-  ``k, D-k`` give ``2 Re``; the real and imaginary parts of each complex log are formed without cancellation
-  (``ln|1+z|^2 = log1p(Delta (y0 + yf - 2 cos th)/|y0 - w|^2)`` and ``arg(1+z) = atan2(Delta sin th,
-  (y0 - cos th)(yf - cos th) + sin^2 th)``, with ``y - cos th = 2 sin^2(th/2) - (1 - y)``);
-* ``D = 1``: the ``y^0`` term and the improper part of ``y/(1-y)`` cancel exactly and ``I = -log((1-yf)/(1-y0))``.
+* ``int y^(1-D) dy = y0^(2-D) expm1((2-D) L)/(2-D)`` (``= L`` for ``D = 2``), ``L = ln(yf/y0) = ln(uf/u0)/D``;
+* for ``D >= 2`` the partial fractions ``y/(1-y^D) = -(1/D) sum_k w_k^2/(y - w_k)``, ``w_k = exp(2 pi i k/D)``,
+  give ``-(1/D) sum_k w_k^2 log(1 + Delta/(y0 - w_k))``, ``Delta = yf - y0`` (``y0 expm1(L)`` for close ends);
+  ``k = 0`` gives ``-(1/D) log((1-yf)/(1-y0))`` (``log1p(-Delta/(1-y0))`` when the ratio is near 1, ``1 - y``
+  from ``-expm1(ln w / D)`` with ``ln w`` from ``log1p((u - s)/s)`` next to ``s``), ``k = D/2`` (even ``D``)
+  ``-(1/D) log1p(Delta/(y0+1))``, and each conjugate pair ``k, D-k`` (vectorised over ``k``) ``2 Re``, with
+  ``ln|1+z|^2 = log1p(Delta (y0 + yf - 2 cos th)/|y0 - w|^2)`` (or ``ln(|yf - w|^2/|y0 - w|^2)`` when that
+  argument is not small), ``arg(1+z) = atan2(Delta sin th, (y0 - cos th)(yf - cos th) + sin^2 th)`` and
+  ``y - cos th = 2 sin^2(th/2) - (1 - y)``, so that no step cancels;
+* ``D = 1``: the ``y^0`` term and the improper part of ``y/(1-y)`` cancel exactly: ``t = tau ln((s-u0)/(s-uf))``.
 
 Above the target (``u0 > s``) the two terms have opposite signs and cancel by a factor of about ``w``; there the
-integral over ``w >= 2`` is taken from the convergent series (``p = 1/w <= 1/2``)
+integral over ``w >= 2`` is taken from the convergent series (``p = 1/w <= 1/2``, all terms positive)
 
-    int_{w_e}^{w_s} dw / (w^a (w - 1)) = sum_j p_e^(j+a) (1 - exp(-(j+a) lam)) / (j+a),  lam = ln(w_s/w_e),
+    int_{w_e}^{w_s} dw / (w^a (w - 1)) = w_e^(-a) sum_j p_e^j (1 - exp(-(j+a) lam)) / (j+a),  lam = ln(w_s/w_e),
 
-whose terms are all positive, and the partial-fraction form is used only on ``1 < w <= 4`` (an interval straddling
-``w = 2`` with ``w_s > 4`` is split at ``w = 2``).
+with the factor ``s^(-a) w_e^(-a)`` attached as ``u_e^(-a)`` (so that ``dt/ds``, small there, is not a difference
+of large terms); the partial-fraction form is used only on ``1 < w <= 4`` (an interval with ``w_e < 2 < 4 < w_s``
+is split at ``w = 2``).
+
+Numerical contract (measured against mpmath at 50 digits, see ``tests/test_deep_mode_numerics.py``): the value of
+``deep_mode_time`` and its gradients to a few ulps (worst seen 6e-15 relative) over ``s`` in 1e-3..1e3,
+``u0/s`` down to 1e-12 (and far smaller) and up to 1e12, ``uf`` within 1e-12 relative of ``s`` or of ``u0``,
+``D`` = 1..1000.  ``deep_mode_trajectory`` is backward stable (exact for a time within a few ulps of ``t``): its
+value and gradients are within a few ulps times ``1 + kappa``, ``kappa = |t du/dt / u|`` (``kappa (2 + u/|s-u|)``
+for the gradients).  ``kappa`` is of order 1 except from a tiny start at ``D > 2`` (where the time to reach ``u``
+hardly depends on ``u``: ``kappa ~ (u/u0)^(1-2/D)``), where no float64 method can do better.
 """
 
 from __future__ import annotations
@@ -51,7 +62,6 @@ _LN4 = math.log(4.0)
 _SERIES_TERMS = 56  # 2^-56 ~ 1.4e-17: every series term ratio is <= p_e^j <= 2^-j
 _Z_CAP = 60.0  # z = ln(u/|s-u|) beyond which u == s in float64 (|s-u|/s < 1e-26)
 _MAX_ITER = 100
-_TRACE = False
 
 
 def _check_depth(depth) -> int:
@@ -111,7 +121,11 @@ def _pf(lnw_s: torch.Tensor, lnw_e: torch.Tensor, lr: torch.Tensor, D: int) -> t
     om_s = -_expm1(lnw_s / D)  # 1 - y_s (relative accuracy)
     om_e = -_expm1(lnw_e / D)
     y_s = torch.exp(lnw_s / D)
-    delta = y_s * _expm1(L)  # y_e - y_s
+    # Delta = y_e - y_s: y_s expm1(L) for close ends (relative accuracy), y_e - y_s for distant ones (then the
+    # gradient with respect to one end does not come as a difference of two large terms)
+    close = L.abs() < _LN2
+    delta = torch.where(close, y_s * _expm1(torch.where(close, L, torch.zeros_like(L))),
+                        torch.exp(lnw_e / D) - y_s)
     # k = 0: log((1 - y_e)/(1 - y_s)); ratio > 0 always
     r = om_e / om_s
     near = (r > 0.5) & (r < 2.0)
@@ -129,16 +143,28 @@ def _pf(lnw_s: torch.Tensor, lnw_e: torch.Tensor, lr: torch.Tensor, D: int) -> t
         total = total - torch.log1p(delta / (y_s + 1.0)) / D
     K = (D - 1) // 2
     if K > 0:
-        dt = lnw_s.dtype
-        k = torch.arange(1, K + 1, dtype=torch.float64, device=lnw_s.device)
+        total = total - _pair_sum(om_s, om_e, delta, D, K) / D
+    return total
+
+
+_PAIR_BLOCK_ELEMS = 1 << 22  # elements per block of the k-sum (bounds temporaries to ~32 MB each in float64)
+
+
+def _pair_sum(om_s, om_e, delta, D: int, K: int) -> torch.Tensor:
+    """sum_{k=1}^{K} 2 Re(w_k^2 log(1 + Delta/(y_s - w_k))), w_k = exp(2 pi i k/D), without cancellation;
+    vectorised over k in blocks (largest k, the smallest terms, first)."""
+    dt, dev = om_s.dtype, om_s.device
+    oms, ome, dl = om_s.unsqueeze(-1), om_e.unsqueeze(-1), delta.unsqueeze(-1)
+    n = max(1, om_s.numel())
+    block = max(1, min(K, _PAIR_BLOCK_ELEMS // n))
+    out = torch.zeros_like(om_s)
+    for hi in range(K, 0, -block):
+        k = torch.arange(max(1, hi - block + 1), hi + 1, dtype=torch.float64, device=dev)
         th = (2.0 * math.pi / D) * k
         s2 = (2.0 * torch.sin(0.5 * th) ** 2).to(dt)  # 1 - cos th
         sn = torch.sin(th).to(dt)
         c2 = torch.cos(2.0 * th).to(dt)
         sn2 = torch.sin(2.0 * th).to(dt)
-        oms = om_s.unsqueeze(-1)
-        ome = om_e.unsqueeze(-1)
-        dl = delta.unsqueeze(-1)
         a_s = s2 - oms  # y_s - cos th
         a_e = s2 - ome  # y_e - cos th
         sn_sq = sn * sn
@@ -151,24 +177,31 @@ def _pf(lnw_s: torch.Tensor, lnw_e: torch.Tensor, lr: torch.Tensor, D: int) -> t
         lnmod2 = torch.where(qnear, torch.log1p(q_safe), torch.log(ratio_safe))  # ln|1+z|^2
         arg = torch.atan2(dl * sn, a_s * a_e + sn_sq)  # arg(1+z)
         terms = c2 * lnmod2 - 2.0 * sn2 * arg  # 2 Re(w^2 log(1+z))
-        total = total - terms.flip(-1).sum(-1) / D
-    return total
+        out = out + terms.flip(-1).sum(-1)
+    return out
 
 
 def _series(lnw_e: torch.Tensor, lam: torch.Tensor, D: int) -> torch.Tensor:
-    """(1/D) int_{w_e}^{w_e e^lam} dw / (w^a (w - 1)) for w_e >= 2 (p = 1/w_e <= 1/2), lam >= 0."""
+    """``J = w_e^a (1/D) int_{w_e}^{w_e e^lam} dw / (w^a (w - 1))`` for ``w_e >= 2``, ``lam >= 0``:
+    ``(1/D) sum_j p^j (1 - exp(-(j+a) lam))/(j+a)``, ``p = 1/w_e <= 1/2`` (positive terms, ratio <= 2^-j)."""
     a = 2.0 - 2.0 / D
-    j = torch.arange(_SERIES_TERMS - 1, -1, -1, dtype=lnw_e.dtype, device=lnw_e.device) + a  # small terms first
+    j = torch.arange(_SERIES_TERMS - 1, -1, -1, dtype=lnw_e.dtype, device=lnw_e.device)  # small terms first
+    ja = j + a
     le = lnw_e.unsqueeze(-1)
     la = lam.unsqueeze(-1)
-    terms = torch.exp(-j * le) * (-_expm1(-j * la)) / j
+    terms = torch.exp(-j * le) * (-_expm1(-ja * la)) / ja
     return terms.sum(-1) / D
 
 
-def _integral(lnw_s: torch.Tensor, lnw_e: torch.Tensor, lr: torch.Tensor, D: int, above: torch.Tensor) -> torch.Tensor:
-    """Dimensionless time I (t = tau s^(-a) I) from w_s to w_e; ``lr = ln(w_e/w_s)`` accurate; ``above``: w > 1."""
+def _integral_parts(lnw_s, lnw_e, lr, D: int, above):
+    """Dimensionless time ``I = I_pf + exp(-a ln w_ser) J`` (``t = tau s^(-a) I``) from ``w_s`` to ``w_e``.
+
+    ``lr = ln(w_e/w_s)`` accurate; ``above``: w > 1.  Returns ``(I_pf, J, series_only, split)``: ``J`` is the series
+    part scaled to its own end ``w_ser`` (``w_e`` where ``series_only``, 2 where ``split``), so that the caller can
+    attach the factor ``u_ser^(-a)`` in absolute units, where ``t`` hardly depends on ``s``.
+    """
     if D == 1:
-        return _pf(lnw_s, lnw_e, lr, D)
+        return _pf(lnw_s, lnw_e, lr, D), None, None, None
     ln2 = torch.full_like(lnw_s, _LN2)
     zero = torch.zeros_like(lnw_s)
     series_only = above & (lnw_e >= _LN2)
@@ -176,12 +209,52 @@ def _integral(lnw_s: torch.Tensor, lnw_e: torch.Tensor, lr: torch.Tensor, D: int
     pf_s = torch.where(split | series_only, ln2, lnw_s)
     pf_e = torch.where(series_only, ln2, lnw_e)
     pf_lr = torch.where(split, lnw_e - ln2, torch.where(series_only, zero, lr))
-    out = _pf(pf_s, pf_e, pf_lr, D)
-    if bool((series_only | split).any()):
-        ser_e = torch.where(split, ln2, torch.where(series_only, lnw_e, ln2))
-        ser_lam = torch.where(split, lnw_s - ln2, torch.where(series_only, -lr, zero))
-        out = out + _series(ser_e, ser_lam, D)
-    return out
+    I_pf = _pf(pf_s, pf_e, pf_lr, D)
+    if not bool((series_only | split).any()):
+        return I_pf, None, None, None
+    ser_e = torch.where(series_only, lnw_e, ln2)
+    ser_lam = torch.where(split, lnw_s - ln2, torch.where(series_only, -lr, zero))
+    return I_pf, _series(ser_e, ser_lam, D), series_only, split
+
+
+def _integral(lnw_s, lnw_e, lr, D: int, above) -> torch.Tensor:
+    """Dimensionless time I (t = tau s^(-a) I); see :func:`_integral_parts`."""
+    I_pf, J, series_only, _ = _integral_parts(lnw_s, lnw_e, lr, D, above)
+    if J is None:
+        return I_pf
+    a = 2.0 - 2.0 / D
+    return I_pf + torch.exp(-a * torch.where(series_only, lnw_e, torch.full_like(lnw_e, _LN2))) * J
+
+
+def _time_core(s, u0, uf, gap, tau, D: int) -> torch.Tensor:
+    """``deep_mode_time`` with the end point given twice: ``uf`` and ``gap = s - uf``.  ``gap`` is used wherever
+    ``uf`` is next to ``s`` (``|gap| < s/2``), so it may carry more digits than ``fl(s - uf)`` (the trajectory
+    passes the gap of its exact solution); elsewhere only ``uf`` is used."""
+    d0 = s - u0
+    near_e = gap.abs() < 0.5 * s
+    # uf - u0: from the gaps where both ends are next to s (s - u0 is exact there), else from the floats; its
+    # gradient is that of uf - u0 (through d0 - gap, autograd would add +-ds contributions that cancel only up to
+    # rounding of the large terms they are accumulated with)
+    diff_f = uf - u0
+    diff = torch.where(near_e & (d0.abs() < 0.5 * s), diff_f + ((d0 - gap) - diff_f).detach(), diff_f)
+    if D == 1:  # tau ln((s - u0)/(s - uf))
+        x = -diff / d0
+        near = x.abs() < 0.5
+        r_safe = torch.where(near, torch.ones_like(x), gap / d0)
+        return -tau * torch.where(near, torch.log1p(torch.where(near, x, torch.zeros_like(x))), torch.log(r_safe))
+    a = 2.0 - 2.0 / D
+    lnw0 = _log_ratio(u0, s)
+    lnwf = torch.where(near_e, torch.log1p(torch.where(near_e, -gap / s, torch.zeros_like(gap))), torch.log(uf / s))
+    dr = diff / u0
+    nr = dr.abs() < 0.5
+    lr = torch.where(nr, torch.log1p(torch.where(nr, dr, torch.zeros_like(dr))), torch.log(uf / u0))
+    I_pf, J, series_only, _ = _integral_parts(lnw0, lnwf, lr, D, u0 > s)
+    t = torch.pow(s, -a) * I_pf
+    if J is not None:
+        # s^(-a) w_ser^(-a) = u_ser^(-a) with u_ser = uf or 2 s: t hardly depends on s there, and its derivative
+        # with respect to s does not come as a difference of two large terms
+        t = t + torch.pow(torch.where(series_only, uf, 2.0 * s), -a) * J
+    return tau * t
 
 
 def deep_mode_time(s: torch.Tensor, u0: torch.Tensor, uf: torch.Tensor, tau: torch.Tensor, depth: int) -> torch.Tensor:
@@ -189,15 +262,12 @@ def deep_mode_time(s: torch.Tensor, u0: torch.Tensor, uf: torch.Tensor, tau: tor
 
     ``t = tau/D * int_{u0}^{uf} dv / (v^(2-2/D) (s - v))``.  Domain (not checked here): ``s > 0``, ``u0 > 0``,
     ``tau > 0``, ``uf`` strictly between ``u0`` and ``s`` (``u0 > s`` allowed: then ``s < uf < u0``), ``depth`` an
-    int ``>= 1``.  Tensors broadcast; the result keeps their dtype and device; differentiable.
+    int ``>= 1``.  Tensors broadcast; the result keeps their dtype and device; differentiable (value and gradient
+    with respect to every argument accurate to a few ulps relative).
     """
     D = _check_depth(depth)
     s, u0, uf, tau = torch.broadcast_tensors(s, u0, uf, tau)
-    lnw0 = _log_ratio(u0, s)
-    lnwf = _log_ratio(uf, s)
-    lr = _log_ratio(uf, u0)
-    I = _integral(lnw0, lnwf, lr, D, u0 > s)
-    return tau * torch.pow(s, -(2.0 - 2.0 / D)) * I
+    return _time_core(s, u0, uf, s - uf, tau, D)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -230,67 +300,78 @@ def _z_of_lnw(lnw: torch.Tensor) -> torch.Tensor:
     return torch.where(big, -torch.log1p(-torch.exp(-lb)), safe - torch.log(_expm1(safe).abs()))
 
 
-def _solve_z(theta, lnw0, z0, above, D, lo, hi):
-    """Safeguarded Newton for I(lnw0, lnw(z)) = theta on [lo, hi]; returns (z, iterations)."""
+def _newton_update(z, lo, hi, theta, lnw0, above, D: int):
+    """One safeguarded Newton update on active points; returns (z_new, lo, hi, converged)."""
     e = 2.0 / D - 1.0
     a = 2.0 - 2.0 / D
-    eps = torch.finfo(z0.dtype).eps
+    eps = torch.finfo(z.dtype).eps
+    lnw = _lnw_of_z(z, above)
+    I = _integral(lnw0, lnw, lnw - lnw0, D, above)
+    res = I - theta
+    lo = torch.where(res < 0, z, lo)
+    hi = torch.where(res > 0, z, hi)
+    om = -_expm1(lnw)  # 1 - w (= dlnw/dz)
+    x = D * res * torch.exp(-e * lnw)  # Newton step in z is -x (dI/dz = w^e / D)
+    z_newton = z - x
+    # Far from s (|ln w| > ln 2) I is nearly linear in g = w^-c/c (c = 1 - 2/D below, 2 - 2/D above; ln w for
+    # c = 0): Newton step in g, written as a step in ln w.
+    far = lnw.abs() > _LN2
+    xg = x * om  # the z-step expressed in ln w, to first order
+    c = torch.where(above, torch.full_like(z, a), torch.full_like(z, -e))
+    arg = c * xg
+    gok = arg > -0.9
+    c_safe = torch.where(c == 0, torch.ones_like(c), c)
+    dlg = torch.where(c == 0, xg, torch.log1p(torch.where(gok, arg, torch.zeros_like(arg))) / c_safe)
+    lnw_g = lnw - dlg
+    # a g-step toward s that leaves the far region (or the model) stops at its edge |ln w| = ln 2
+    toward = res < 0
+    edge = torch.where(above, torch.full_like(z, _LN2), torch.full_like(z, -_LN2))
+    leaves = toward & (~gok | (lnw_g.abs() < _LN2) | torch.where(above, lnw_g <= 0, lnw_g >= 0))
+    lnw_g = torch.where(leaves, edge, lnw_g)
+    gok = gok | leaves
+    z_g = _z_of_lnw(torch.where(gok, lnw_g, lnw))
+    use_g = far & gok
+    z_new = torch.where(use_g, z_g, z_newton)
+    # natural scale of z: |dlnw/dz| = |1 - w|, so |z| + min(1, 1/|1 - w|) measures a relative change of u
+    zscale = z.abs() + torch.minimum(torch.ones_like(om), 1.0 / om.abs())
+    step_small = torch.where(use_g, (dlg.abs() <= 1e-11) & ~leaves, (z_new - z).abs() <= 1e-11 * zscale)
+    step_small = step_small & torch.isfinite(z_new)
+    # |res| at the rounding level of I: z is a backward-stable root (exact for t(1 + O(eps)))
+    noise = res.abs() <= 4 * eps * theta
+    inside = (z_new > lo) & (z_new < hi) & torch.isfinite(z_new)
+    # a Newton target just past a bracket end (root within rounding of that end): converged there
+    at_edge = ~inside & ~(use_g & leaves) & torch.isfinite(z_new) & (
+        ((z_new <= lo) & (lo - z_new <= 1e-11 * zscale)) | ((z_new >= hi) & (z_new - hi <= 1e-11 * zscale)))
+    step_small = step_small | at_edge
+    z_new = torch.where(inside, z_new,
+                        torch.where(step_small | noise, torch.minimum(torch.maximum(z_new, lo), hi), 0.5 * (lo + hi)))
+    z_new = torch.where((res == 0) | (noise & ~inside), z, z_new)
+    converged = step_small | noise | ((hi - lo) <= 4 * eps * zscale)
+    return z_new, lo, hi, converged
+
+
+def _solve_z(theta, lnw0, z0, above, D: int, lo, hi):
+    """Safeguarded Newton for I(lnw0, lnw(z)) = theta on the bracket [lo, hi] (no autograd); each iteration works
+    on the points not yet converged only.  Returns (z, iterations)."""
+    shape = z0.shape
+    theta, lnw0, z0, above, lo, hi = (x.reshape(-1) for x in (theta, lnw0, z0, above, lo, hi))
     done = theta == 0
     # start: geometric mean of the distances of the bracket ends from z0
     z = z0 + torch.sqrt((lo - z0).clamp_min(0) * (hi - z0).clamp_min(0))
     z = torch.where(done, z0, torch.where((z > lo) & (z < hi), z, 0.5 * (lo + hi)))
+    lo, hi = lo.clone(), hi.clone()
     it = 0
     while True:
-        if bool(done.all()):
-            return z, it
+        act = (~done).nonzero().squeeze(-1)
+        if act.numel() == 0:
+            return z.reshape(shape), it
         if it >= _MAX_ITER:
-            bad = (~done).nonzero()[:5].tolist()
             raise RuntimeError(f"deep_mode_trajectory: Newton solve did not converge in {_MAX_ITER} iterations "
-                               f"(first unconverged indices {bad})")
+                               f"({act.numel()} points, first flat indices {act[:5].tolist()})")
         it += 1
-        lnw = _lnw_of_z(z, above)
-        I = _integral(lnw0, lnw, lnw - lnw0, D, above)
-        res = I - theta
-        lo = torch.where(~done & (res < 0), z, lo)
-        hi = torch.where(~done & (res > 0), z, hi)
-        om = -_expm1(lnw)  # 1 - w (= dlnw/dz)
-        x = D * res * torch.exp(-e * lnw)  # Newton step in z is -x (dI/dz = w^e / D)
-        z_newton = z - x
-        # Far from s (|ln w| > ln 2) I is nearly linear in g = w^-c/c (c = 1 - 2/D below, 2 - 2/D above; ln w for
-        # c = 0): Newton step in g, written as a step in ln w.
-        far = lnw.abs() > _LN2
-        xg = x * om  # the z-step expressed in ln w, to first order
-        c = torch.where(above, torch.full_like(z, a), torch.full_like(z, -e))
-        arg = c * xg
-        gok = arg > -0.9
-        c_safe = torch.where(c == 0, torch.ones_like(c), c)
-        dlg = torch.where(c == 0, xg, torch.log1p(torch.where(gok, arg, torch.zeros_like(arg))) / c_safe)
-        lnw_g = lnw - dlg
-        # a g-step toward s that leaves the far region (or the model) stops at its edge |ln w| = ln 2
-        toward = res < 0
-        edge = torch.where(above, torch.full_like(z, _LN2), torch.full_like(z, -_LN2))
-        leaves = toward & (~gok | (lnw_g.abs() < _LN2) | torch.where(above, lnw_g <= 0, lnw_g >= 0))
-        lnw_g = torch.where(leaves, edge, lnw_g)
-        gok = gok | leaves
-        z_g = _z_of_lnw(torch.where(gok, lnw_g, lnw))
-        use_g = far & gok
-        z_new = torch.where(use_g, z_g, z_newton)
-        # natural scale of z: |dlnw/dz| = |1 - w|, so |z| + min(1, 1/|1 - w|) measures a relative change of u
-        zscale = z.abs() + torch.minimum(torch.ones_like(om), 1.0 / om.abs())
-        step_small = torch.where(use_g, (dlg.abs() <= 1e-11) & ~leaves, (z_new - z).abs() <= 1e-11 * zscale)
-        step_small = step_small & torch.isfinite(z_new)
-        # |res| at the rounding level of I: z is a backward-stable root (exact for t(1 + O(eps)))
-        noise = res.abs() <= 4 * eps * theta
-        if _TRACE:
-            print(it, z.tolist(), res.tolist(), use_g.tolist(), lo.tolist(), hi.tolist())
-        inside = (z_new > lo) & (z_new < hi) & torch.isfinite(z_new)
-        z_new = torch.where(inside, z_new,
-                            torch.where(step_small | noise, torch.minimum(torch.maximum(z_new, lo), hi),
-                                        0.5 * (lo + hi)))
-        z_new = torch.where((res == 0) | (noise & ~inside), z, z_new)
-        converged = step_small | noise | ((hi - lo) <= 4 * eps * zscale)
-        z = torch.where(done, z, z_new)
-        done = done | converged
+        z_a, lo_a, hi_a, conv = _newton_update(z[act], lo[act], hi[act], theta[act], lnw0[act], above[act], D)
+        z[act], lo[act], hi[act] = z_a, lo_a, hi_a
+        done[act] = conv
 
 
 def deep_mode_trajectory(t: torch.Tensor, s: torch.Tensor, u0: torch.Tensor, tau: torch.Tensor, depth: int,
@@ -299,10 +380,19 @@ def deep_mode_trajectory(t: torch.Tensor, s: torch.Tensor, u0: torch.Tensor, tau
     :func:`deep_mode_time`).
 
     Domain (not checked here): ``t >= 0``, ``s, u0, tau > 0``, ``depth`` an int ``>= 1``; ``u0 = s`` gives
-    ``u = s``; ``u0 > s`` decreases toward ``s``.  Solved in ``z = ln(u/|s-u|)`` by a bracketed Newton iteration
-    (steps in ``z`` near ``s``, in ``w^(2/D-1)`` or ``w^(2/D-2)`` far from it, bisection fallback) to float64
-    precision; gradients with respect to ``t, s, u0, tau`` come from one implicit-function Newton step.  With
-    ``return_iterations=True`` returns ``(u, iterations)``.
+    ``u = s``; ``u0 > s`` decreases toward ``s``.  Tensors broadcast; the result keeps their dtype and device.
+
+    Solved in ``z = ln(u/|s-u|)`` (in which ``t`` is monotone and, near ``s``, linear) by a bracketed Newton
+    iteration on the points not yet converged: exact initial bracket from bounds of the integrand, steps in ``z``
+    near ``s`` and in ``w^(1-2/D)`` (below) or ``w^(2/D-2)`` (above) far from it, where ``t`` is nearly linear in
+    those, bisection where a step leaves the bracket; it stops when a Newton step is below ``1e-11`` of the
+    natural scale, or the residual is at the rounding level of ``t`` (backward-stable root), or the bracket has
+    collapsed to rounding, and raises ``RuntimeError`` after 100 iterations (typically 1 to 9 are used).  One
+    Newton step on the accurate residual polishes the root (next to ``s`` in the gap ``s - u``, carried to more
+    digits than ``fl(s - u)``), and gradients with respect to ``t, s, u0, tau`` come from one implicit-function
+    step ``u - (T(u) - t)/T_u`` with ``T`` as in :func:`deep_mode_time`.  ``t = 0`` returns ``u0`` exactly; ``t``
+    past ~60 relaxation times returns ``s`` exactly (``du/ds = 1``, other derivatives ~0).  Second derivatives are
+    not supported.  With ``return_iterations=True`` returns ``(u, iterations)``.
     """
     D = _check_depth(depth)
     t, s, u0, tau = torch.broadcast_tensors(t, s, u0, tau)
@@ -335,28 +425,46 @@ def deep_mode_trajectory(t: torch.Tensor, s: torch.Tensor, u0: torch.Tensor, tau
         z_star, iters = _solve_z(th_solve, lnw0, torch.where(capped, zc, z0), above, D, lo, hi)
         z_star = torch.where(capped, zc, z_star)
         z_star = torch.where(theta == 0, z0, z_star)
-    # Implicit-function step: the value is one more Newton step from the converged root, the gradient is
-    # -(dG/dparam)/(dG/dvar).  The variable is l = ln(u/u0) where the flow does not contract much,
-    # rho = (du/du0)/(u/u0) = (w/w0)^(1-2/D) (1-w)/(1-w0) >= 1/2 (then du/ds, small near t = 0, stays accurate
-    # relative to itself), and z where rho < 1/2 (then du/du0 << u/u0 stays accurate).
-    lnw0g = _log_ratio(u0_eff, s)
-    theta_g = t * torch.pow(s, a) / tau
-    lnwz = _lnw_of_z(z_star, above)
+    # Implicit-function step: the value is the (polished) root, the gradient -(dG/dparam)/(dG/du) with
+    # G = T(s, u0, u, tau) - t, T as in deep_mode_time, whose gradients are accurate to a few ulps relative (also
+    # where they are small: du/ds near t = 0, du/du0 near s).  Next to s the root is carried as its gap s - u, to
+    # more digits than fl(s - u) has, so that everything proportional to s - u (du/dt, du/du0, du/dtau) is
+    # accurate at the true root, not only at its rounding.  Past the cap (u = s to ~1e-26) the variable is z.
     with torch.no_grad():
-        lnrho = (a - 1.0) * (lnwz - lnw0) + torch.log(_expm1(lnwz) / _expm1(lnw0))
-        near = (lnrho >= -_LN2) & ~capped
-    ell_star = torch.where(near, lnwz - lnw0, torch.zeros_like(lnw0))
-    lnw_e = torch.where(near, lnwz, lnw0)
-    G_ell = torch.exp(e * lnw_e) / (D * -_expm1(lnw_e))  # dI/dln w
-    I_near = _integral(lnw0g, lnw0g + ell_star, ell_star, D, above)
-    ell = ell_star - (I_near - theta_g) / G_ell
-    u_near = u0_eff * torch.exp(ell)
-    z_far = torch.where(near, z0 + 2.0, z_star)  # stand-in for near points (any valid z)
-    lnwz_far = _lnw_of_z(z_far, above)
-    I_far = _integral(lnw0g, lnwz_far, lnwz_far - lnw0g, D, above)
-    dIdz = torch.exp(e * lnwz_far) / D
-    z = z_far - (I_far - theta_g) / dIdz
-    u = torch.where(near, u_near, s * _w_of_z(z, above))
+        sd, taud, td = s.detach(), tau.detach(), t.detach()
+        zs = torch.where(capped, z0 + 2.0, z_star)
+        zsa = torch.where(above & (zs > 0), zs, torch.ones_like(zs))
+        gap_z = torch.where(above, -sd / _expm1(zsa), sd * torch.sigmoid(-zs))  # s - u, accurate
+        near_s = gap_z.abs() < 0.5 * sd
+        u_var = torch.where(near_s, sd - gap_z, sd * _w_of_z(zs, above))
+        gap = torch.where(near_s, gap_z, sd - u_var)
+        # polish: one Newton step on the accurate residual (in the gap next to s, in u elsewhere)
+        T0 = _time_core(sd, u0d, u_var, gap, taud, D)
+        step = (T0 - td) * (D * torch.pow(u_var, a) * gap) / taud  # (T - t)/T_u
+        gap_p = torch.where(near_s, gap + step, sd - (u_var - step))
+        u_p = torch.where(near_s, sd - gap_p, u_var - step)
+        keep = torch.isfinite(gap_p) & torch.isfinite(u_p) & (gap_p * gap > 0) & (u_p > 0)
+        u_var = torch.where(keep, u_p, u_var)
+        gap = torch.where(keep, gap_p, gap)
+        delta = (sd - u_var) - gap  # what the gap knows beyond fl(s - u)
+    gap_t = (s - u_var) - delta  # value: the accurate gap; d/ds = 1 at fixed u
+    T = _time_core(s, u0_eff, u_var, gap_t, tau, D)
+    # dT/du, attached to tau only: then du/dtau = -(t/tau)/T_u exactly (also where u rounds to u0); attaching it
+    # to s too would add (T - t) d(T_u)/ds / T_u^2, rounding noise amplified by 1/(s - u) near s
+    T_u = tau * (1.0 / (D * torch.pow(u_var, a) * gap)).detach()
+    u_a = u_var - (T - t) / T_u
+    u_a = u_var + (u_a - u_a.detach())  # value: the polished root; gradient: implicit function theorem
+    # capped (t far past the time scale): Newton step in z from the cap; u = s, du/ds = 1, the rest ~ 0
+    u = u_a
+    if bool(capped.any()):
+        lnw0g = _log_ratio(u0_eff, s)
+        theta_g = t * torch.pow(s, a) / tau
+        z_c = torch.where(capped, z_star, z0 + 2.0)
+        lnwz = _lnw_of_z(z_c, above)
+        I_c = _integral(lnw0g, lnwz, lnwz - lnw0g, D, above)
+        dIdz = (torch.exp(e * lnwz) / D).detach()
+        z = z_c - (I_c - theta_g) / dIdz
+        u = torch.where(capped, s * _w_of_z(z, above), u_a)
     # t == 0: exactly u0, with the gradient of the solve
     u = torch.where(t == 0, u0.detach() + (u - u.detach()), u)
     # u0 == s: u = s exactly; linearised flow gives du/du0 = E, du/ds = 1 - E, E = exp(-D s^a t/tau)
