@@ -184,7 +184,7 @@ def _derive_ode(result: Result, d: ODE) -> Derivation:
             impl = derived
         else:
             impl = chosen[0].subs(back)
-            prover.fact("emitted form chosen by rewrite rule", chosen[1])
+            prover.fact("emitted form chosen by rewrite rule", f"symbolic (rewrite rule {chosen[1]}; proven equal below)")
     _prove_branches(prover, impl, derived, syms, limits)
     defining = sp.Eq(tau * sp.Derivative(u(syms[d.time]), syms[d.time]), d.rhs.subs(u_sym, u(syms[d.time])))
     return Derivation(result, derived, impl, defining, limits, tuple(prover.steps))
@@ -252,7 +252,7 @@ def _derive_separable(result: Result, d: SeparableTime) -> Derivation:
             derived = result.published
         impl = result.implementation or log_ratio_to_log1p(derived)
         if impl != derived:
-            prover.fact("emitted form chosen by rewrite rule", "ln(N/D) -> log1p((N - D)/D) with N - D simplified symbolically")
+            prover.fact("emitted form chosen by rewrite rule", "symbolic (rewrite rule ln(N/D) -> log1p((N - D)/D) with N - D simplified symbolically; proven equal below)")
             prover.symbolic("the emitted form differentiates (in the end point) to the integrand", sp.diff(F.to_elementary(impl), end_sym) - integrand.subs(v, end_sym))
             prover.symbolic("the emitted form vanishes at the start point", F.to_elementary(impl).subs(end_sym, start))
         return Derivation(result, derived, impl, defining, {}, tuple(prover.steps))
@@ -295,7 +295,20 @@ def _derive_implicit(result: Result, d: Implicit, registry: dict) -> Derivation:
 
 
 def derive_result(result: Result, registry: dict | None = None) -> Derivation:
-    """Derive and prove one result; raises :class:`DerivationError` if any step does not hold."""
+    """Derive and prove one result; raises :class:`DerivationError` if any step does not hold.
+
+    An exception SymPy or mpmath raises on the way (a hint that does not match the ODE, an integral
+    that does not converge) is a failed derivation too, and is reported as one.
+    """
+    try:
+        return _derive_dispatch(result, registry)
+    except DerivationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure inside SymPy is a failed derivation
+        raise DerivationError(f"{result.name}: derivation failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _derive_dispatch(result: Result, registry: dict | None) -> Derivation:
     d = result.definition
     if isinstance(d, ODE):
         return _derive_ode(result, d)

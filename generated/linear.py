@@ -107,8 +107,8 @@ def scalar_trajectory(t, x, y, u0, lr, *, check: bool = True) -> torch.Tensor:
     - the derived form meets the initial condition — symbolic (SymPy simplifies the residual to 0)
     - y = 0 is a removable singularity with limit u0/(2*lr*t*u0*x**2 + 1) — symbolic (SymPy limit)
     - the derived form equals the published form — symbolic (SymPy simplifies the residual to 0)
-    - emitted form chosen by rewrite rule — logistic: u0 / (e^{-at} + b u0 t exprel(-at)) for a >= 0, u0
-      e^{at} / (1 + b u0 t exprel(at)) for a < 0
+    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: u0 / (e^{-at} + b u0 t
+      exprel(-at)) for a >= 0, u0 e^{at} / (1 + b u0 t exprel(at)) for a < 0; proven equal below)
     - the emitted form equals the derived form where lr*x*y >= 0 — symbolic (SymPy simplifies the
       difference to 0)
     - the emitted form equals the derived form elsewhere — symbolic (SymPy simplifies the difference to
@@ -148,8 +148,8 @@ def mode_trajectory(t, s, u0, tau, *, check: bool = True) -> torch.Tensor:
     - the derived form solves the ODE — symbolic (dsolve hint 'Bernoulli', checked by checkodesol)
     - the derived form meets the initial condition — symbolic (SymPy simplifies the residual to 0)
     - the derived form equals the published form — symbolic (SymPy simplifies the residual to 0)
-    - emitted form chosen by rewrite rule — logistic: u0 / (e^{-at} + b u0 t exprel(-at)) for a >= 0, u0
-      e^{at} / (1 + b u0 t exprel(at)) for a < 0
+    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: u0 / (e^{-at} + b u0 t
+      exprel(-at)) for a >= 0, u0 e^{at} / (1 + b u0 t exprel(at)) for a < 0; proven equal below)
     - the emitted form equals the derived form — symbolic (SymPy simplifies the difference to 0)
     """
     t, s, u0, tau = _as_tensors(t, s, u0, tau)
@@ -187,8 +187,8 @@ def mode_learning_time(s, u0, uf, tau, *, check: bool = True) -> torch.Tensor:
     - the closed form vanishes at the start point — symbolic (SymPy simplifies the residual to 0)
     - the derived form equals the published form — symbolic (both have the same derivative in the end
       point and vanish at the start point)
-    - emitted form chosen by rewrite rule — ln(N/D) -> log1p((N - D)/D) with N - D simplified
-      symbolically
+    - emitted form chosen by rewrite rule — symbolic (rewrite rule ln(N/D) -> log1p((N - D)/D) with N -
+      D simplified symbolically; proven equal below)
     - the emitted form differentiates (in the end point) to the integrand — symbolic (SymPy simplifies
       the residual to 0)
     - the emitted form vanishes at the start point — symbolic (SymPy simplifies the residual to 0)

@@ -49,16 +49,10 @@ def test_every_result_derives_with_a_proof_record(name: str) -> None:
         assert any("emitted form" in s.claim and s.method.startswith("symbolic") for s in after), d.proof
 
 
-_REWRITE_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="the proof step 'emitted form chosen by rewrite rule' has a method naming the rule "
-           "('logistic: ...', 'ln(N/D) -> log1p(...)'), not 'symbolic'/'numeric'")
-
-
 @pytest.mark.parametrize("name", [
-    pytest.param("scalar_trajectory", marks=_REWRITE_XFAIL),
-    pytest.param("mode_trajectory", marks=_REWRITE_XFAIL),
-    pytest.param("mode_learning_time", marks=_REWRITE_XFAIL),
+    "scalar_trajectory",
+    "mode_trajectory",
+    "mode_learning_time",
     "deep_mode_time",
     "deep_mode_trajectory",
 ])
@@ -242,9 +236,6 @@ def test_hint_giving_a_wrong_answer_is_caught_without_published_form() -> None:
         derive_result(wrong)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="derive_result lets SymPy's ValueError ('does not match hint') escape instead of "
-                          "raising DerivationError; `learndyn derive` then shows a traceback, not 'derivation failed'")
 def test_hint_that_does_not_apply_raises_derivation_error() -> None:
     r = declaration("mode_trajectory")
     wrong = dataclasses.replace(r, definition=dataclasses.replace(r.definition, hint="nth_algebraic"))

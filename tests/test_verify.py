@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 LEARNDYN = str(Path(sys.executable).with_name("learndyn"))
 FAMILY1 = ["scalar_trajectory", "mode_trajectory", "mode_learning_time", "deep_mode_time", "deep_mode_trajectory"]
 EXAMPLES = 30
-# hypothesis concentrates float draws on the ends and simple values of a range, so an error confined to an
-# interior region needs the default number of examples (with 30 it was missed for one seed)
-EXAMPLES_REGION = 100
+# hypothesis' own float draws concentrate on the ends and simple values of a range; the strategies mix in a
+# seeded uniform draw, so an error confined to one interior decade of six is found with a few dozen draws
+EXAMPLES_REGION = 60
 CPU = VerifyConfig(examples=25, seed=0, device="cpu")  # tier (b): examples // 25 = one batch per check
 
 
@@ -106,6 +106,36 @@ def test_tier_a_fails_when_off_only_for_large_t_found_by_hypothesis() -> None:
     c = check_closed_form(d, wrong, examples=EXAMPLES_REGION, seed=0)
     assert not c.passed
     assert region(c.details["worst_point"]["t"])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_tier_a_finds_an_error_confined_to_one_decade(seed: int) -> None:
+    """Wrong by 1 % only for s in (3, 30) — one of the six decades of the test range, no edge point there."""
+    d = derivation("mode_trajectory")
+    assert not any(3.0 < p["s"] < 30.0 for p in edge_points(d.result))
+    wrong = off_by(learndyn.function("mode_trajectory"), where=lambda s, **_: (s > 3.0) & (s < 30.0))
+    c = check_closed_form(d, wrong, examples=EXAMPLES_REGION, seed=seed)
+    assert not c.passed
+    assert 3.0 < c.details["worst_point"]["s"] < 30.0
+
+
+def test_tier_a_reports_a_crashing_function_as_a_failure() -> None:
+    def crashing(**kw):
+        raise RuntimeError("boom")
+
+    c = check_closed_form(derivation("mode_trajectory"), crashing, examples=5, seed=0)
+    assert not c.passed
+    assert "RuntimeError" in c.failure and "boom" in c.failure
+
+
+def test_a_crashing_simulation_check_is_a_failed_row_not_a_crash() -> None:
+    def crashing(**kw):
+        raise RuntimeError("boom")
+
+    checks = run_verification(["mode_learning_time"], config=CPU, tiers=("b",), functions={"mode_learning_time": crashing})
+    assert checks and not any(c.passed for c in checks)
+    assert all("RuntimeError" in c.failure for c in checks)
+    json.dumps([c.to_json() for c in checks], allow_nan=False)  # NaN fields become null
 
 
 def test_tier_a_fails_when_off_only_at_removable_singularity() -> None:

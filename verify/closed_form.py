@@ -75,6 +75,8 @@ def check_closed_form(d: Derivation, fn: Callable, *, examples: int = 100, seed:
         hyp_seed(seed)(draws)()
     except AssertionError as exc:
         failure = str(exc).splitlines()[0]
+    except Exception as exc:  # noqa: BLE001 - a crash of the function under test is a failed check
+        failure = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     return Check(
         name=d.result.name, tier="a: mpmath 50 digits", examples=tracker.count, worst=tracker.worst,
         tolerance=1.0, measure="|err| / (1e-12|ref| + 2.3e-308)", passed=failure is None, failure=failure,

@@ -22,7 +22,12 @@ class Check:
     details: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """A JSON-safe dict (NaN, for a check that measured nothing, becomes ``None``)."""
+        out = asdict(self)
+        for key in ("worst", "tolerance"):
+            if out[key] != out[key]:
+                out[key] = None
+        return out
 
 
 def format_table(checks: list[Check]) -> str:

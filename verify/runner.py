@@ -62,7 +62,7 @@ def run_verification(
             for check in SIMULATION_CHECKS.get(n, ()):
                 if progress:
                     progress(f"{n}: tier b ({check.__name__})")
-                checks.append(check(config, functions.get(n) or learndyn.function(n)))
+                checks.append(_guarded(f"{n}", "b: simulation", check, config, functions.get(n) or learndyn.function(n)))
     if "claims" in tiers:
         for fam in families():
             for claim in fam.claims:
@@ -75,8 +75,19 @@ def run_verification(
                     continue
                 if progress:
                     progress(f"claim {claim.name}")
-                checks.append(check(config))
+                checks.append(_guarded(claim.name, "claim", check, config))
     return checks
+
+
+def _guarded(name: str, tier: str, check: Callable, *args) -> Check:
+    """Run one check; an exception inside it (a simulator or a function that crashed) is a failed row
+    naming the exception, so one broken check never hides the others."""
+    try:
+        return check(*args)
+    except Exception as exc:  # noqa: BLE001
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return Check(name, tier, 0, float("nan"), float("nan"), "-", False,
+                     f"{getattr(check, '__name__', 'check')} raised {type(exc).__name__}: {first}")
 
 
 def run_user_family(module: str, out_dir, *, config: VerifyConfig = VerifyConfig(),
