@@ -19,7 +19,7 @@ from learndyn.domain import ChoiceParam, Interval, IntParam
 __all__ = [
     "Param", "Relation", "Source", "Result", "Claim", "Family",
     "ODE", "SeparableTime", "ClosedForm", "Implicit", "Interval", "IntParam", "ChoiceParam",
-    "Between",
+    "Between", "Solve", "RandomClock", "UpperBound",
 ]
 
 
@@ -31,7 +31,9 @@ class Param:
     :class:`ChoiceParam`); ``test`` the range hypothesis draws from for the closed-form tier (finite,
     edges included; defaults to ``domain`` clipped); ``sim`` the range a simulation can cover (where GD
     is stable and runs are affordable; ``None`` if the parameter is not simulated). ``log`` draws the
-    parameter log-uniformly (scale parameters). ``special`` are values every test includes (``y = 0``).
+    parameter log-uniformly (scale parameters). ``special`` are values every test includes (``y = 0``);
+    ``near`` names parameters this one is also drawn equal or close to (``gamma`` near ``s``: the removable
+    singularity ``s = gamma`` and its neighbourhood).
     """
 
     name: str
@@ -42,6 +44,7 @@ class Param:
     latex: str | None = None
     description: str = ""
     special: tuple = ()
+    near: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -73,10 +76,24 @@ class Param:
 
 @dataclass(frozen=True)
 class Between:
-    """Draw spec for a parameter strictly between two others (e.g. ``uf`` between ``u0`` and ``s``)."""
+    """Draw spec for a parameter strictly between two anchors: ``a + (b − a)·f`` with ``f`` in
+    ``(lo, hi)`` (ends emphasised). An anchor is a parameter name or a number: ``Between("u0", "s")``
+    (``uf`` between ``u0`` and ``s``), ``Between(0.0, "s", 0.0, 0.5)`` (``margin`` in ``(0, s/2)``)."""
 
-    a: str
-    b: str
+    a: str | float
+    b: str | float
+    lo: float = 0.0
+    hi: float = 1.0
+
+    @property
+    def anchors(self) -> tuple[str, ...]:
+        return tuple(x for x in (self.a, self.b) if isinstance(x, str))
+
+    def value(self, point: dict, fraction: float) -> float:
+        a = point[self.a] if isinstance(self.a, str) else self.a
+        b = point[self.b] if isinstance(self.b, str) else self.b
+        f = self.lo + (self.hi - self.lo) * fraction
+        return a + (b - a) * f
 
 
 @dataclass(frozen=True)
@@ -112,7 +129,9 @@ class ODE(Definition):
 
     ``hint`` is the ``dsolve`` hint, chosen deliberately (``Bernoulli`` for logistic ODEs; SymPy 1.14's
     ``1st_rational_riccati`` returned a wrong answer for one with positive symbols). ``nonzero`` lists
-    parameters assumed nonzero while solving, whose zero is a removable singularity (recorded as a limit).
+    parameters assumed nonzero while solving, whose zero is a removable singularity (recorded as a limit);
+    ``removable`` pairs ``(param, value)`` the same way for a singularity away from 0 (``("s", gamma)``:
+    solved with ``s = gamma + δ``, ``δ ≠ 0``, and the limit ``δ → 0`` recorded).
     """
 
     unknown: str
@@ -122,7 +141,13 @@ class ODE(Definition):
     tau: sp.Expr = sp.Integer(1)
     hint: str = "Bernoulli"
     nonzero: tuple[str, ...] = ()
+    removable: tuple[tuple[str, sp.Expr], ...] = ()
     kind: str = "ode"
+
+    @property
+    def singular(self) -> tuple[tuple[str, sp.Expr], ...]:
+        """Every ``(param, value)`` assumed unequal while solving: ``nonzero`` at 0, then ``removable``."""
+        return tuple((n, sp.Integer(0)) for n in self.nonzero) + tuple(self.removable)
 
 
 @dataclass(frozen=True)
@@ -147,6 +172,47 @@ class Implicit(Definition):
     equation: sp.Expr
     inverse_of: str | None = None
     kind: str = "implicit"
+
+
+@dataclass(frozen=True)
+class Solve(Definition):
+    """``unknown`` is the solution of ``equation`` (a SymPy ``Eq``), which SymPy solves in closed form; the
+    solution must be unique and is proven by substitution (e.g. the weight decay whose fixed point equals
+    that of input noise)."""
+
+    unknown: str
+    equation: sp.Basic
+    kind: str = "solve"
+
+
+@dataclass(frozen=True)
+class RandomClock(Definition):
+    r"""Expected hitting time of an ODE whose clock runs only on random steps.
+
+    The dynamics ``tau du/dt = rhs(u)`` advance only on a step where an event of probability ``probability``
+    happens (a dropped unit carries no gradient); the active time from ``start`` to ``end`` is
+    ``t_a = \int tau dv / rhs(v)``, each active step costs a Geometric(``p``) number of steps, so by
+    Wald's identity ``E[t] = E[G] · t_a`` with ``E[G]`` derived by ``sympy.stats``.
+    """
+
+    unknown: str
+    rhs: sp.Expr
+    start: sp.Expr
+    end: sp.Expr
+    probability: str
+    tau: sp.Expr = sp.Integer(1)
+    kind: str = "random_clock"
+
+
+@dataclass(frozen=True)
+class UpperBound(Definition):
+    """A published upper bound ``expr`` on another result ``of`` (same parameters): proven by showing
+    ``expr − of`` equals the declared ``gap`` symbolically and ``gap > 0`` on the domain."""
+
+    of: str
+    expr: sp.Expr
+    gap: sp.Expr
+    kind: str = "upper_bound"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import mpmath
 import sympy as sp
 
 from learndyn.derive import functions as F
-from learndyn.derive.declaration import ODE, ClosedForm, Implicit, Result, SeparableTime
+from learndyn.derive.declaration import ODE, ClosedForm, Implicit, RandomClock, Result, SeparableTime, Solve, UpperBound
 from learndyn.derive.proof import DerivationError, Prover, ProofStep, seeded_points
 from learndyn.derive.stable import log_ratio_to_log1p, ode_stable_form
 
@@ -114,9 +114,12 @@ def sample_point(result: Result, rng: random.Random, *, integers: dict | None = 
     for p in result.params:
         spec = p.test
         if isinstance(spec, Between):
-            a, b = point[spec.a], point[spec.b]
+            anchors = {k: point[k] for k in spec.anchors}
             frac = sp.Rational(repr(rng.uniform(0.01, 0.99)))
-            point[p.name] = a + (b - a) * frac
+            a = anchors[spec.a] if isinstance(spec.a, str) else sp.Rational(repr(spec.a))
+            b = anchors[spec.b] if isinstance(spec.b, str) else sp.Rational(repr(spec.b))
+            f = sp.Rational(repr(spec.lo)) + (sp.Rational(repr(spec.hi)) - sp.Rational(repr(spec.lo))) * frac
+            point[p.name] = a + (b - a) * f
     return point
 
 
@@ -142,15 +145,17 @@ def _evalf(expr: sp.Expr, symbols: dict[str, sp.Symbol]) -> Callable[[dict], mpm
 def _derive_ode(result: Result, d: ODE) -> Derivation:
     syms = result.symbols
     prover = Prover(result.name)
-    solving = {n: sp.Symbol(n, real=True, nonzero=True) for n in d.nonzero}
-    back = {solving[n]: syms[n] for n in d.nonzero}
-    env = {**syms, **solving}
-    t = env[d.time]
+    # a singular value p = v (removable) is kept out of the solve by writing p = v + δ with δ ≠ 0
+    delta = {n: sp.Symbol(n if val == 0 else f"{n}_minus_{sp.sstr(val)}", real=True, nonzero=True) for n, val in d.singular}
+    forward = {syms[n]: val + delta[n] for n, val in d.singular}
+    back = {delta[n]: syms[n] - val for n, val in d.singular}
+    env = {**syms, **{str(v): v for v in delta.values()}}
+    t = syms[d.time]
     u_sym = sp.Symbol(d.unknown)
     u = sp.Function(d.unknown)
-    rhs = d.rhs.subs({syms[n]: solving[n] for n in d.nonzero})
-    tau = d.tau
-    initial = d.initial
+    rhs = d.rhs.subs(forward)
+    tau = d.tau.subs(forward)
+    initial = d.initial.subs(forward)
     ode = sp.Eq(tau * u(t).diff(t), rhs.subs(u_sym, u(t)))
     general = sp.dsolve(ode, u(t), hint=d.hint)
     constants = sorted(general.free_symbols - set(env.values()) - {t}, key=lambda s: s.name)
@@ -166,24 +171,24 @@ def _derive_ode(result: Result, d: ODE) -> Derivation:
         raise DerivationError(f"{result.name}: dsolve({d.hint}) gave a wrong solution, residual {residual}")
     prover.fact("the derived form solves the ODE", f"symbolic (dsolve hint '{d.hint}', checked by checkodesol)")
     prover.symbolic("the derived form meets the initial condition", derived_solving.subs(t, 0) - initial)
-    derived = derived_solving.subs(back)
+    derived = sp.simplify(derived_solving.subs(back))
 
     limits = {}
-    for n in d.nonzero:
-        lim = sp.simplify(sp.limit(derived_solving, solving[n], 0).subs(back))
-        limits[n] = (sp.Integer(0), lim)
-        prover.fact(f"{n} = 0 is a removable singularity with limit {sp.sstr(lim)}", "symbolic (SymPy limit)")
+    for n, val in d.singular:
+        lim = sp.simplify(sp.limit(derived_solving, delta[n], 0).subs(back).subs(syms[n], val))
+        limits[n] = (val, lim)
+        prover.fact(f"{n} = {sp.sstr(val)} is a removable singularity with limit {sp.sstr(lim)}", "symbolic (SymPy limit)")
 
     if result.published is not None:
-        prover.symbolic("the derived form equals the published form", derived_solving - result.published.subs({syms[n]: solving[n] for n in d.nonzero}))
+        prover.symbolic("the derived form equals the published form", derived_solving - result.published.subs(forward))
 
     impl = result.implementation
     if impl is None:
-        chosen = ode_stable_form(rhs / tau, u_sym, initial, t)
+        chosen = ode_stable_form(d.rhs / d.tau, u_sym, d.initial, t)
         if chosen is None:
             impl = derived
         else:
-            impl = chosen[0].subs(back)
+            impl = chosen[0]
             prover.fact("emitted form chosen by rewrite rule", f"symbolic (rewrite rule {chosen[1]}; proven equal below)")
     _prove_branches(prover, impl, derived, syms, limits)
     defining = sp.Eq(tau * sp.Derivative(u(syms[d.time]), syms[d.time]), d.rhs.subs(u_sym, u(syms[d.time])))
@@ -284,6 +289,121 @@ def _derive_separable(result: Result, d: SeparableTime) -> Derivation:
     return Derivation(result, None, impl, defining, {}, tuple(prover.steps), per_integer)
 
 
+def _derive_solve(result: Result, d: Solve) -> Derivation:
+    """SymPy solves ``d.equation`` for the unknown; the solution must be unique, and is proven by
+    substitution and (where given) equal to the published form."""
+    syms = result.symbols
+    prover = Prover(result.name)
+    eq = d.equation
+    matches = [x for x in eq.free_symbols if x.name == d.unknown]
+    if len(matches) != 1:
+        raise DerivationError(f"{result.name}: the defining equation has no single symbol named {d.unknown!r}")
+    (unknown,) = matches
+    sols = [sp.simplify(x) for x in sp.solve(eq, unknown)]
+    if len(sols) != 1:
+        raise DerivationError(f"{result.name}: solving {sp.sstr(eq)} for {d.unknown} gave {sols}, not one solution")
+    (derived,) = sols
+    prover.fact(f"SymPy solves the defining equation for {d.unknown} (one solution)", "symbolic (sympy.solve)")
+    prover.symbolic("the solution satisfies the defining equation", (eq.lhs - eq.rhs).subs(unknown, derived))
+    if result.published is not None:
+        prover.symbolic("the derived form equals the published form", derived - result.published)
+    impl = result.implementation if result.implementation is not None else derived
+    if impl is not derived:
+        prover.symbolic("the emitted form equals the derived form", F.to_elementary(impl) - derived)
+    return Derivation(result, derived, impl, eq, {}, tuple(prover.steps))
+
+
+def _real_antiderivative(integrand: sp.Expr, v: sp.Symbol, side: dict) -> sp.Expr:
+    """An antiderivative of a rational ``integrand`` that is real on the integration path: each partial
+    fraction ``c/(v − r)`` integrates to ``c ln(σ (v − r))`` with ``σ`` the (constant) sign of ``v − r`` on
+    the path, read at ``side`` (a point of the domain with ``v`` on the path). SymPy's own ``c ln(v − r)``
+    is the log of a negative number below a root, which force-expanding logs would get wrong."""
+    out = sp.S.Zero
+    for term in sp.Add.make_args(sp.apart(sp.together(integrand), v)):
+        num, den = sp.fraction(sp.factor(term))
+        poly = sp.Poly(den, v)
+        if poly.degree() == 1 and not num.has(v):
+            lead = poly.LC()
+            root = -poly.coeff_monomial(1) / lead
+            sign = 1 if float(sp.sign((v - root).subs(side))) > 0 else -1
+            out += num / lead * sp.log(sign * (v - root))
+        else:
+            out += sp.integrate(term, v)
+    return out
+
+
+def _derive_random_clock(result: Result, d: RandomClock) -> Derivation:
+    from sympy.stats import E as expectation, Geometric
+
+    syms = result.symbols
+    prover = Prover(result.name)
+    u_sym = sp.Symbol(d.unknown)
+    v = sp.Symbol("v", positive=True)
+    integrand = (d.tau / d.rhs).subs(u_sym, v)
+    point = sample_point(result, random.Random(20241123))
+    side = {**{syms[k]: val for k, val in point.items()}}
+    side[v] = ((d.start + d.end) / 2).subs(side)
+    anti = _real_antiderivative(integrand, v, side)
+    prover.symbolic("the antiderivative of tau/rhs differentiates to the integrand", sp.diff(anti, v) - integrand,
+                    "partial fractions, each c/(v - r) integrated to c ln|v - r|, checked by differentiation")
+    active = anti.subs(v, d.end) - anti.subs(v, d.start)
+    logs = sorted({a.args[0] for a in active.atoms(sp.log)}, key=sp.default_sort_key)
+    if not all(float(arg.subs(side)) > 0 for arg in logs):
+        raise DerivationError(f"{result.name}: a logarithm's argument is not positive on the path: {logs}")
+    prover.fact(f"the active time from {sp.sstr(d.start)} to {sp.sstr(d.end)} is {sp.sstr(sp.simplify(active))}",
+                "symbolic (the antiderivative between the end points; every logarithm's argument is positive "
+                "on the domain, so logarithms may be combined and expanded)")
+    p = syms[d.probability]
+    per_active = sp.simplify(expectation(Geometric("G", p)))
+    k = sp.Symbol("k", integer=True, positive=True)
+    series = sp.piecewise_fold(sp.Sum(k * p * (1 - p) ** (k - 1), (k, 1, sp.oo)).doit())
+    if isinstance(series, sp.Piecewise):
+        value, cond = series.args[0]
+        region = sp.solve_univariate_inequality(cond.subs(p, sp.Symbol("q", real=True)), sp.Symbol("q", real=True), relational=False)
+        if not sp.Interval.Lopen(0, 1).is_subset(region):
+            raise DerivationError(f"{result.name}: the geometric series converges only for {region}")
+        series = value
+    prover.symbolic(f"steps per active step: E[Geometric({d.probability})] = {sp.sstr(per_active)} (sympy.stats), "
+                    f"equal to the series sum_k k p (1-p)^(k-1) on 0 < {d.probability} <= 1", series - per_active)
+    derived = per_active * sp.simplify(active)
+    prover.fact("E[t] = E[steps per active step] · active time", "symbolic (Wald's identity: the active steps are "
+                "fixed by the deterministic ODE, the waiting times are independent geometric variables)")
+    if result.published is not None:
+        prover.symbolic("the derived form equals the published form",
+                        sp.expand_log(derived - result.published, force=True))
+    impl = result.implementation if result.implementation is not None else log_ratio_to_log1p(
+        result.published if result.published is not None else derived)
+    if impl != derived:
+        prover.fact("emitted form chosen by rewrite rule",
+                    "symbolic (rewrite rule ln(N/D) -> log1p((N - D)/D); proven equal below)")
+        prover.symbolic("the emitted form equals the derived form", sp.expand_log(F.to_elementary(impl) - derived, force=True))
+    defining = sp.Eq(F.Expectation(sp.Symbol("t")), per_active * sp.Integral(integrand, (v, d.start, d.end)))
+    return Derivation(result, derived, impl, defining, {}, tuple(prover.steps))
+
+
+def _derive_upper_bound(result: Result, d: UpperBound, registry: dict) -> Derivation:
+    syms = result.symbols
+    prover = Prover(result.name)
+    if d.of not in registry:
+        raise DerivationError(f"{result.name}: bounds {d.of}, which must be derived first (declare it earlier in the family)")
+    of = registry[d.of]
+    prover.symbolic(f"the bound minus {d.of} equals the gap {sp.sstr(d.gap)}",
+                    sp.expand_log(d.expr - of.expr - d.gap, force=True))
+    rng = random.Random(20241123)
+    pts = [sample_point(result, rng) for _ in range(24)]
+    gap = _evalf(d.gap, syms)
+    worst = min(gap(pt) for pt in pts)
+    if not worst > 0:
+        raise DerivationError(f"{result.name}: the gap {sp.sstr(d.gap)} is not positive at a test point ({worst})")
+    prover.fact("the gap is positive on the domain",
+                f"numeric (positive at {len(pts)} seeded points of the test range at {DPS} digits; smallest {mpmath.nstr(worst, 3)})")
+    impl = result.implementation if result.implementation is not None else log_ratio_to_log1p(d.expr)
+    if impl != d.expr:
+        prover.symbolic("the emitted form equals the bound", sp.expand_log(F.to_elementary(impl) - d.expr, force=True))
+    rel = F.Expectation(sp.Symbol("t"))
+    return Derivation(result, d.expr, impl, sp.Le(rel, d.expr), {}, tuple(prover.steps))
+
+
 def _derive_implicit(result: Result, d: Implicit, registry: dict) -> Derivation:
     prover = Prover(result.name)
     prover.fact(
@@ -316,6 +436,12 @@ def _derive_dispatch(result: Result, registry: dict | None) -> Derivation:
         return _derive_separable(result, d)
     if isinstance(d, Implicit):
         return _derive_implicit(result, d, registry or {})
+    if isinstance(d, Solve):
+        return _derive_solve(result, d)
+    if isinstance(d, RandomClock):
+        return _derive_random_clock(result, d)
+    if isinstance(d, UpperBound):
+        return _derive_upper_bound(result, d, registry or {})
     if isinstance(d, ClosedForm):
         impl = result.implementation if result.implementation is not None else d.expr
         return Derivation(result, d.expr, impl, sp.Eq(sp.Symbol(result.name), d.expr), {}, (ProofStep("closed form", "given"),))

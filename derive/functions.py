@@ -8,7 +8,7 @@ import mpmath
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-__all__ = ["exprel", "expm1", "log1p", "DeepModeTime", "DeepModeTrajectory", "to_elementary"]
+__all__ = ["exprel", "expm1", "log1p", "DeepModeTime", "DeepModeTrajectory", "Expectation", "to_elementary"]
 
 
 class exprel(sp.Function):
@@ -125,3 +125,15 @@ def to_elementary(expr: sp.Expr) -> sp.Expr:
     """Rewrite the stable-form functions back to elementary ones (for symbolic proofs)."""
     return expr.replace(exprel, lambda z: (sp.exp(z) - 1) / z).replace(
         expm1, lambda z: sp.exp(z) - 1).replace(log1p, lambda z: sp.log(1 + z))
+
+
+class Expectation(sp.Function):
+    r"""``E[x]``, the expected value, for writing defining equations (``\mathbb{E}[t] = …``); never evaluated."""
+
+    nargs = 1
+
+    def _latex(self, printer, exp=None):
+        return r"\mathbb{E}\left[%s\right]" % printer._print(self.args[0])
+
+    def _sympystr(self, printer):
+        return "E[%s]" % printer._print(self.args[0])

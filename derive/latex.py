@@ -30,7 +30,7 @@ def _esc(text: str) -> str:
     out = "".join(repl.get(ch, ch) for ch in text)
     for uni, tex in {"½": r"$\tfrac12$", "ŷ": r"$\hat y$", "Σ": r"$\Sigma$", "ᵀ": r"$^\top$", "≥": r"$\ge$", "≤": r"$\le$",
                      "·": r"$\cdot$", "√": r"$\surd$", "∈": r"$\in$", "−": "-", "—": "---", "→": r"$\to$", "²": r"$^2$",
-                     "ω": r"$\omega$", "α": r"$\alpha$", "ξ": r"$\xi$", "γ": r"$\gamma$", "λ": r"$\lambda$", "μ": r"$\mu$",
+                     "ω": r"$\omega$", "ρ": r"$\rho$", "α": r"$\alpha$", "ξ": r"$\xi$", "γ": r"$\gamma$", "λ": r"$\lambda$", "μ": r"$\mu$",
                      "σ": r"$\sigma$", "ε": r"$\varepsilon$", "τ": r"$\tau$", "∫": r"$\int$"}.items():
         out = out.replace(uni, tex)
     return out

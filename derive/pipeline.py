@@ -77,7 +77,7 @@ def derive_family(family: Family, *, use_cache: bool = True, progress: Callable[
     for result in family.results:
         if progress:
             progress(result.name)
-        derivations.append(derive_result(result))
+        derivations.append(derive_result(result, {d.name: d for d in derivations}))
     if use_cache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

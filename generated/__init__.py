@@ -4,10 +4,12 @@
 
 FAMILIES = {
     'linear': ('scalar_trajectory', 'mode_trajectory', 'mode_learning_time', 'deep_mode_time', 'deep_mode_trajectory', ),
+    'regularisation': ('weight_decay_trajectory', 'dae_trajectory', 'noise_equivalent_decay', 'dropout_expected_time', 'dropout_time_bound', 'dropout_trajectory', 'inverted_dropout_trajectory', ),
 }
 
 CLAIMS = {
     'linear': ('depth_independent_time_from_order_one_start', 'time_grows_with_depth_from_small_gain', 'stable_lr_shrinks_with_depth', 'modes_learned_in_order_of_strength', ),
+    'regularisation': ('noise_lowers_plateau_not_growth', 'equivalent_decay_is_slower', 'weight_decay_removes_imbalance', ),
 }
 
 MODULE_OF = {name: family for family, names in FAMILIES.items() for name in names}

@@ -68,9 +68,14 @@ def close(got: float, ref: mpmath.mpf, rtol: float = RTOL) -> bool:
 # -------------------------------------------------------------------------------------- catalogue
 
 
-def test_results_lists_family1_in_theory_order() -> None:
-    assert learndyn.results() == FAMILY1
+FAMILY2 = ["weight_decay_trajectory", "dae_trajectory", "noise_equivalent_decay", "dropout_expected_time",
+           "dropout_time_bound", "dropout_trajectory", "inverted_dropout_trajectory"]
+
+
+def test_results_lists_the_families_in_theory_order() -> None:
+    assert learndyn.results() == FAMILY1 + FAMILY2
     assert learndyn.results("linear") == FAMILY1
+    assert learndyn.results("regularisation") == FAMILY2
     with pytest.raises(KeyError):
         learndyn.results("no_such_family")
 
@@ -340,16 +345,17 @@ def test_result_of_relation_domain() -> None:
     assert [rel.subject for rel in r.relations] == ["uf"]
 
 
-def test_claims_list_four_claims_about_real_results() -> None:
+def test_claims_are_listed_beside_real_results() -> None:
     cs = learndyn.claims()
-    assert len(cs) == 4
+    assert len(cs) == 7
     names = set(learndyn.results())
     for c in cs:
         assert c.about and set(c.about) <= names, c
         assert c.statement
     assert {c.name for c in cs} == {
         "depth_independent_time_from_order_one_start", "time_grows_with_depth_from_small_gain",
-        "stable_lr_shrinks_with_depth", "modes_learned_in_order_of_strength"}
+        "stable_lr_shrinks_with_depth", "modes_learned_in_order_of_strength",
+        "noise_lowers_plateau_not_growth", "equivalent_decay_is_slower", "weight_decay_removes_imbalance"}
 
 
 # -------------------------------------------------------------- numerical edge cases (scalar net)

@@ -36,7 +36,8 @@ def _closed_form(d: Derivation, point: dict) -> mpmath.mpf:
     syms = r.symbols
     expr = d.derived
     for name, (val, lim) in d.limits.items():
-        if point[name] == float(val):
+        at = val.subs({syms[k]: sp.Float(repr(v), 30) for k, v in point.items() if isinstance(v, float) and k in syms})
+        if point[name] == float(at):
             expr = lim
     names = tuple(p.name for p in r.params)
     fn = _lambdified(expr, names, tuple(syms[n] for n in names))

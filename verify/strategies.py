@@ -75,21 +75,31 @@ def _uniform_value(p: Param, spec, rng: random.Random):
     return rng.uniform(lo, hi)
 
 
+_NEAR = st.sampled_from((0.0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-8, -1e-8, 1e-4, -1e-4, 1e-2, -1e-2))
+
+
+def _spec(p: Param, which: str):
+    spec = p.test if which == "test" else p.sim
+    if spec is None:  # not simulated: a dependent draw still follows its anchors
+        spec = p.test if isinstance(p.test, Between) else p.domain
+    return spec
+
+
 def point_strategy(result: Result, which: str = "test", only: tuple[str, ...] | None = None) -> st.SearchStrategy[dict]:
     """Arguments of ``result`` drawn from its declared ``test`` (or ``sim``) ranges, inside its domain
-    (``only``: just these parameters, e.g. those a simulation draws; the caller supplies the rest)."""
-    params = [p for p in result.params if only is None or p.name in only]
-    independent = {p.name: param_strategy(p, which) for p in params if not isinstance(p.test, Between)}
-    between = [p for p in params if isinstance(p.test, Between)]
+    (``only``: just these parameters, e.g. those a simulation draws; the caller supplies the rest).
 
-    def specs(p: Param):
-        spec = p.test if which == "test" else p.sim
-        return spec if spec is not None else p.domain
+    A parameter declared ``near`` another is, in a third of the structured draws, set equal to it or within
+    a relative 1e-15 … 1e-2 of it (a removable singularity such as ``s = gamma`` and its neighbourhood)."""
+    params = [p for p in result.params if only is None or p.name in only]
+    names = {p.name for p in params}
+    independent = {p.name: param_strategy(p, which) for p in params if not isinstance(_spec(p, which), Between)}
+    between = [p for p in params if isinstance(_spec(p, which), Between)]
+    near = [(p, other) for p in params for other in p.near if other in names and p.name in independent]
 
     def finish(point: dict, fractions) -> dict:
         for p in between:
-            a, b = point[p.test.a], point[p.test.b]
-            point[p.name] = a + (b - a) * fractions()
+            point[p.name] = _spec(p, which).value(point, fractions())
         if only is None:
             _assume_in_domain(result, point)
         return {p.name: point[p.name] for p in params}
@@ -97,12 +107,15 @@ def point_strategy(result: Result, which: str = "test", only: tuple[str, ...] | 
     @st.composite
     def structured(draw) -> dict:
         point = {name: draw(s) for name, s in independent.items()}
+        for p, other in near:
+            if draw(st.integers(0, 2)) == 0:
+                point[p.name] = point[other] * (1.0 + draw(_NEAR))
         return finish(point, lambda: draw(_FRACTIONS))
 
     @st.composite
     def even(draw) -> dict:
         rng = random.Random(draw(st.integers(0, 2**32 - 1)))
-        point = {p.name: _uniform_value(p, specs(p), rng) for p in params if p.name in independent}
+        point = {p.name: _uniform_value(p, _spec(p, which), rng) for p in params if p.name in independent}
         return finish(point, lambda: rng.uniform(1e-12, 1 - 1e-12))
 
     # hypothesis' structured draws seek edges, simple values and repeats (it mutates one parameter and keeps
@@ -146,14 +159,20 @@ def edge_points(result: Result) -> list[dict]:
             pt = dict(middle)
             pt[name] = float(v) if not isinstance(v, (int, str)) or isinstance(v, bool) else v
             points.append(pt)
+    for p in result.params:  # a removable singularity p = other, and just beside it
+        for other in p.near:
+            if other in middle and p.name in middle:
+                for rel in (0.0, 1e-9, -1e-9):
+                    pt = dict(middle)
+                    pt[p.name] = pt[other] * (1.0 + rel)
+                    points.append(pt)
     out = []
     for pt in points:
         for p in result.params:
             if isinstance(p.test, Between):
-                a, b = pt[p.test.a], pt[p.test.b]
                 for frac in (1e-12, 0.5, 1 - 1e-9):
                     q = dict(pt)
-                    q[p.name] = a + (b - a) * frac
+                    q[p.name] = p.test.value(pt, frac)
                     out.append(q)
                 break
         else:
