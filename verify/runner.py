@@ -43,7 +43,7 @@ def run_verification(
     import learndyn
     from learndyn.derive.registry import derivation, families
     from learndyn.verify.closed_form import check_closed_form
-    from learndyn.verify.simulation_checks import CLAIM_CHECKS, SIMULATION_CHECKS
+    from learndyn.verify.registry import CLAIM_CHECKS, SIMULATION_CHECKS
 
     all_names = learndyn.results()
     chosen = list(names) if names else all_names

@@ -1,0 +1,12 @@
+"""Which simulation checks and claim checks verify which result: one table for every family."""
+from __future__ import annotations
+
+from learndyn.verify.claims import CLAIM_CHECKS as _LINEAR_CLAIMS
+from learndyn.verify.regularisation_checks import REGULARISATION_CHECKS
+from learndyn.verify.regularisation_claims import REGULARISATION_CLAIMS
+from learndyn.verify.simulation_checks import SIMULATION_CHECKS as _LINEAR_CHECKS
+
+__all__ = ["SIMULATION_CHECKS", "CLAIM_CHECKS"]
+
+SIMULATION_CHECKS = {**_LINEAR_CHECKS, **REGULARISATION_CHECKS}
+CLAIM_CHECKS = {**_LINEAR_CLAIMS, **REGULARISATION_CLAIMS}
