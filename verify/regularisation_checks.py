@@ -36,6 +36,7 @@ __all__ = ["REGULARISATION_CHECKS", "K_SE", "crossing_time"]
 
 K_SE = 5.0
 MAX_STEPS = 40000
+_HITS: dict = {}
 
 
 def _f(name: str) -> Callable:
@@ -180,9 +181,6 @@ def _mean_check(name: str, stat: _Stat, diff: torch.Tensor, se: torch.Tensor, sc
     ratio = (diff.abs() / tol)
     stat.configs += diff.numel()
     stat.worst = max(stat.worst, float(ratio.max()))
-    spread = se > 0  # at t = 0 every run is identical
-    if bool(spread.any()):
-        stat.details["max_z"] = max(stat.details.get("max_z", 0.0), float((diff.abs()[spread] / se[spread]).max()))
     if float(ratio.max()) > 1:
         i = int(ratio.argmax())
         raise AssertionError(f"{name}: {what} differs from the theory by {float(diff.flatten()[i]):.3g}, more than "
@@ -246,19 +244,21 @@ def _cols(points, dev) -> dict:
 
 
 def _dropout_hits(config: VerifyConfig, theory: Callable, name: str) -> Check:
-    """Hitting times of ``u ≥ s − margin`` from ``u0 = margin`` over 20000 dropout runs per configuration."""
+    """Hitting times of ``u ≥ s − margin`` from ``u0 = margin`` over 4000 dropout runs per configuration."""
     from learndyn.verify.simulate import dropout_hitting_times, simulate_scalar_network
 
     stat = _Stat()
     dev = config.device
-    runs = 20000
+    runs = 4000
     expected_time = _f("dropout_expected_time")
 
     def body(ex):
         points, seed = ex
         c = _cols(points, dev)
         s, p, margin, tau = c["s"], c["p"], c["margin"], c["tau"]
-        tau = torch.maximum(tau, 2 * s / LR_LAMBDA)
+        # lr·2s <= LR_LAMBDA for stability, and tau >= 300 so that K >= 300 active steps: the O(1)-step
+        # discretisation of a hitting time (part of the O(lr) bias) stays near 0.3 % of it
+        tau = torch.maximum(torch.maximum(tau, 2 * s / LR_LAMBDA), torch.full_like(tau, 300.0))
         lr = 1 / tau
         level = s - margin
         mean_time = expected_time(s=s, p=p, margin=margin, tau=tau)
@@ -280,8 +280,12 @@ def _dropout_hits(config: VerifyConfig, theory: Callable, name: str) -> Check:
         # the exact law: negative binomial with K active steps
         K = dropout_hitting_times(s, torch.ones_like(p), lr, level, u0=margin, runs=1, max_steps=steps, seed=seed,
                                   device=dev).steps.squeeze(-1).to(torch.float64)
-        hits = dropout_hitting_times(s, p, lr, level, u0=margin, runs=runs, max_steps=int(float((K / p).max()) * 3) + 100,
-                                     seed=seed, device=dev)
+        key = (tuple(tuple(sorted(pt.items())) for pt in points), seed, dev)
+        if key not in _HITS:  # the expectation and the bound checks share one simulation
+            _HITS.clear()
+            _HITS[key] = dropout_hitting_times(s, p, lr, level, u0=margin, runs=runs,
+                                               max_steps=int(float((K / p).max()) * 3) + 100, seed=seed, device=dev)
+        hits = _HITS[key]
         if not bool(hits.hit.all()):
             raise AssertionError(f"{name}: some dropout runs did not reach s - margin")
         if not bool((hits.active_steps == K.to(torch.int64).unsqueeze(-1)).all()):

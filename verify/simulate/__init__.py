@@ -2,16 +2,31 @@
 
 Family 1 (linear learning dynamics): :func:`simulate_scalar_network` (``ŷ = w2 w1 x``) and
 :func:`simulate_deep_linear` (``ŷ = W_D ⋯ W_1 x`` on :func:`whitened_dataset` data).
+
+Family 2 (regularisation): weight decay ``gamma`` in both of the above; :func:`simulate_autoencoder` (the
+linear denoising autoencoder ``x̂ = W2 W1 (x + ξ)`` on :func:`covariance_dataset` data, noise sampled or
+marginalised); :func:`simulate_dropout` and :func:`dropout_hitting_times` (one hidden unit with a dropout
+mask, many independent runs).
 """
 
+from .autoencoder import AutoencoderRun, CovarianceData, covariance_dataset, simulate_autoencoder
 from .deep_linear import Dataset, DeepLinearRun, simulate_deep_linear, whitened_dataset
+from .dropout import DropoutHits, DropoutRun, dropout_hitting_times, simulate_dropout
 from .scalar import ScalarRun, simulate_scalar_network
 
 __all__ = [
+    "AutoencoderRun",
+    "CovarianceData",
     "Dataset",
     "DeepLinearRun",
+    "DropoutHits",
+    "DropoutRun",
     "ScalarRun",
+    "covariance_dataset",
+    "dropout_hitting_times",
+    "simulate_autoencoder",
     "simulate_deep_linear",
+    "simulate_dropout",
     "simulate_scalar_network",
     "whitened_dataset",
 ]

@@ -22,6 +22,16 @@ columns, ``A = diag(u0^{1/D})``) and whitened inputs, every layer keeps the form
 GD, with per-layer strength ``a ← a + lr a^{D−1} (s − a^D)``; so under gradient flow each mode obeys
 ``tau du/dt = D u^{2−2/D} (s − u)`` exactly (``D = 1``: ``u = s + (u0 − s) e^{−t/τ}``;
 ``D = 2``: ``u = s e^{2st/τ} / (e^{2st/τ} − 1 + s/u0)``), and GD follows it up to ``O(lr)`` at fixed ``lr·t``.
+
+Weight decay (family 2, seed 000): the penalty ``(gamma/2) Σ_l ‖W_l‖²_F`` added to ``L`` adds ``gamma W_l``
+to ``∂L/∂W_l``, so GD is ``W_l ← (1 − lr gamma) W_l − lr (W_D ⋯ W_{l+1})ᵀ ∂L/∂W (W_{l−1} ⋯ W_1)ᵀ``. The
+decoupled balanced form is kept (the decay term is ``gamma R_l A R_{l−1}ᵀ``), with per-layer strength::
+
+    a ← a + lr (a^{D−1} (s − a^D) − gamma a)
+
+so ``u = a^D`` obeys ``tau du/dt = D a^{D−1} (a^{D−1}(s − u) − gamma a) = D u^{2−2/D} (s − u) − D gamma u``
+(``D = 2``: ``tau du/dt = 2u (s − gamma − u)``, solved by ``u = (s−γ) E / (E − 1 + (s−γ)/u0)``,
+``E = e^{2(s−γ)t/τ}``; ``D = 1``: ``tau du/dt = s − (1 + gamma) u``).
 """
 
 from __future__ import annotations
@@ -151,6 +161,7 @@ def simulate_deep_linear(
     init: str | Sequence[Tensor] = "balanced",
     u0: float | Tensor = 1e-3,
     init_scale: float | Tensor = 1e-2,
+    gamma: float | Tensor = 0.0,
     configs: int | None = None,
     record_every: int = 1,
     gradient: str = "correlation",
@@ -163,8 +174,13 @@ def simulate_deep_linear(
     ``hidden`` defaulting to ``max(n_in, n_out)``), and all B configurations advance in one tensor program.
     ``B`` is the common size of the per-configuration arguments: ``lr`` (scalar or ``(B,)``), ``u0``
     (scalar, ``(B,)`` or ``(B, m)``: per configuration and mode; a 1-D ``u0`` is always per configuration,
-    pass ``(1, m)`` for per-mode values shared by all), ``init_scale`` (scalar or ``(B,)``), ``configs``
-    (an int) and explicit initial weights; sizes of 1 broadcast.
+    pass ``(1, m)`` for per-mode values shared by all), ``init_scale`` (scalar or ``(B,)``), ``gamma``
+    (weight decay ``≥ 0``, scalar or ``(B,)``, default 0), ``configs`` (an int) and explicit initial
+    weights; sizes of 1 broadcast.
+
+    ``gamma``: the loss minimised is ``L + (gamma/2) Σ_l ‖W_l‖²_F`` (each step multiplies ``W_l`` by
+    ``1 − lr gamma`` before subtracting ``lr ∂L/∂W_l``); the recorded ``loss`` stays the data loss. With
+    ``gamma = 0`` everywhere the decay is skipped, so results are bit for bit those without it.
 
     ``init``:
       - ``"balanced"``: decoupled balanced start, ``W_1 = R_1 A Vᵀ``, ``W_l = R_l A R_{l−1}ᵀ``,
@@ -207,7 +223,11 @@ def simulate_deep_linear(
     lr_t = _as_batch("lr", lr, dtype, dev, max_ndim=1)
     if bool((lr_t <= 0).any()):
         raise ValueError(f"lr must be > 0, got {lr_t}")
-    sizes = {"lr": lr_t.numel()}
+    gamma_t = _as_batch("gamma", gamma, dtype, dev, max_ndim=1)
+    if bool((gamma_t < 0).any()):
+        raise ValueError(f"gamma (weight decay) must be >= 0, got {gamma_t}")
+    decays = bool((gamma_t != 0).any())
+    sizes = {"lr": lr_t.numel(), "gamma": gamma_t.numel()}
     if configs is not None:
         if not isinstance(configs, int) or isinstance(configs, bool) or configs < 1:
             raise ValueError(f"configs must be an int >= 1, got {configs!r}")
@@ -267,6 +287,8 @@ def simulate_deep_linear(
             raise ValueError(f"init shapes {[tuple(w.shape) for w in weights]} do not chain {n_in} -> {n_out}")
     weights = [w.contiguous() for w in weights]
     lr_b = lr_t.expand(B).reshape(B, 1, 1)
+    gamma_b = gamma_t.expand(B).reshape(B, 1, 1)
+    keep_b = 1 - lr_b * gamma_b  # weight-decay factor 1 − lr gamma
 
     n_rec = len(times)
     rec_modes = torch.empty((n_rec, B, m), dtype=dtype, device=dev)
@@ -302,7 +324,11 @@ def simulate_deep_linear(
             G.sub_(S31).mul_(lr_b)  # lr · ∂L/∂W = lr · (W Σ11 − Σ31)
             for l in range(D - 1, 0, -1):  # top layer first: W_l is still old when W_lᵀ is used
                 torch.bmm(weights[l].mT, grad_out[l], out=grad_out[l - 1])
+                if decays:
+                    weights[l].mul_(keep_b)
                 weights[l].baddbmm_(grad_out[l], prefix[l - 1].mT, alpha=-1.0)
+            if decays:
+                weights[0].mul_(keep_b)
             weights[0].sub_(grad_out[0])
     else:
         for w in weights:
@@ -320,7 +346,10 @@ def simulate_deep_linear(
                 k += 1
             if step == steps:
                 break
-            grads = torch.autograd.grad(loss.sum(), weights)  # configurations are independent
+            objective = loss.sum()
+            if decays:  # (gamma/2) Σ_l ‖W_l‖²_F, per configuration
+                objective = objective + sum(0.5 * (gamma_b * w * w).sum() for w in weights)
+            grads = torch.autograd.grad(objective, weights)  # configurations are independent
             with torch.no_grad():
                 for w, g in zip(weights, grads):
                     w.sub_(lr_b * g)
