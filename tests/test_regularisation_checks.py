@@ -14,12 +14,7 @@ CHECKED = ["weight_decay_trajectory", "dae_trajectory", "noise_equivalent_decay"
            "dropout_trajectory", "inverted_dropout_trajectory"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_every_result_and_claim_of_the_family_has_a_check() -> None:

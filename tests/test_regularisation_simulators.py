@@ -40,13 +40,7 @@ F64 = torch.float64
 K_SE = 5.0  # standard errors allowed in statistical comparisons
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny tensors stepped thousands of times: intra-op threads only add synchronisation. Restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def t64(values) -> torch.Tensor:

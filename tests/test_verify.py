@@ -35,14 +35,7 @@ EXAMPLES_REGION = 60
 CPU = VerifyConfig(examples=25, seed=0, device="cpu")  # tier (b): examples // 25 = one batch per check
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The simulations multiply tiny matrices tens of thousands of times; torch's intra-op threads only add
-    synchronisation there, and on a loaded 2-core runner they slowed tier (b) down 5-20x. Restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def off_by(fn, factor: float = 1.01, where=None):

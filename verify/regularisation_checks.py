@@ -233,6 +233,12 @@ def dae_sampled_noise_check(config: VerifyConfig, theory: Callable) -> Check:
 
 # -- dropout --------------------------------------------------------------------------------------------------
 
+def lam_eps_strategy(batch: int):
+    """A batch of ``(lam, eps)`` from ``noise_equivalent_decay``'s simulation ranges, and a seed."""
+    return st.tuples(st.lists(point_strategy(_declaration("noise_equivalent_decay"), "sim"), min_size=batch, max_size=batch),
+                     st.integers(0, 2**31 - 1))
+
+
 def _dropout_points(name: str, batch: int):
     only = tuple(n for n in _declaration(name).names if n != "t")
     return st.tuples(st.lists(point_strategy(_declaration(name), "sim", only=only), min_size=batch, max_size=batch),
@@ -384,8 +390,6 @@ def noise_equivalent_decay_check(config: VerifyConfig, theory: Callable) -> Chec
 
     worst = _Worst()
     dev = config.device
-    r = _declaration("noise_equivalent_decay")
-    strategy = st.tuples(st.lists(point_strategy(r, "sim"), min_size=8, max_size=8), st.integers(0, 2**31 - 1))
     tol = 1e-9
 
     def body(ex):
@@ -409,7 +413,7 @@ def noise_equivalent_decay_check(config: VerifyConfig, theory: Callable) -> Chec
             raise AssertionError(f"noise_equivalent_decay: converged strengths differ by {float(err[i]):.3g} "
                                  f"(noise {float(a[i]):.12g}, decay {float(b[i]):.12g}) at lam = {float(lam[i]):.4g}, eps = {float(eps[i]):.4g}")
 
-    failure = _run_examples(strategy, body, config, max(1, config.examples // 50))
+    failure = _run_examples(lam_eps_strategy(8), body, config, max(1, config.examples // 50))
     return Check("noise_equivalent_decay", "b: GD, autoencoders, converged fixed points", worst.configs, worst.richardson,
                  tol, "|u*(noise) - u*(decay)| / u*(noise)", failure is None, failure)
 

@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 from hypothesis import strategies as st
 
-from learndyn.verify.regularisation_checks import _cols, crossing_time
+from learndyn.verify.regularisation_checks import _cols, _f, crossing_time, lam_eps_strategy
 from learndyn.verify.report import Check
 from learndyn.verify.runner import VerifyConfig
 from learndyn.verify.simulation_checks import (
@@ -30,17 +30,6 @@ from learndyn.verify.simulation_checks import (
 from learndyn.verify.strategies import point_strategy
 
 __all__ = ["REGULARISATION_CLAIMS"]
-
-
-def _f(name: str) -> Callable:
-    import learndyn
-
-    return learndyn.function(name, check=False)
-
-
-def _lam_eps_strategy(batch: int):
-    return st.tuples(st.lists(point_strategy(_declaration("noise_equivalent_decay"), "sim"), min_size=batch, max_size=batch),
-                     st.integers(0, 2**31 - 1))
 
 
 def noise_lowers_plateau_check(config: VerifyConfig) -> Check:
@@ -80,7 +69,7 @@ def noise_lowers_plateau_check(config: VerifyConfig) -> Check:
             raise AssertionError(f"noise_lowers_plateau_not_growth: noise changed the early growth time by {float(rel[i]):.3g} "
                                  f"(> {float(bound[i]):.3g}, the logistic correction)")
 
-    failure = _run_examples(_lam_eps_strategy(8), body, config, max(1, config.examples // 50))
+    failure = _run_examples(lam_eps_strategy(8), body, config, max(1, config.examples // 50))
     return Check("noise_lowers_plateau_not_growth", "claim", count[0], worst["growth"], 1.0,
                  "growth-time change / (2 (eps/lam) 10 u0)", failure is None, failure,
                  details={"worst_plateau_error": worst["plateau"]})
@@ -121,7 +110,7 @@ def equivalent_decay_slower_check(config: VerifyConfig) -> Check:
         eR = (2 * ratio[1] - ratio[0] - expected).abs() / expected
         _assert_convergence("equivalent_decay_is_slower", e1, e2, eR, worst)
 
-    failure = _run_examples(_lam_eps_strategy(8), body, config, max(1, config.examples // 50))
+    failure = _run_examples(lam_eps_strategy(8), body, config, max(1, config.examples // 50))
     row = _check("equivalent_decay_is_slower", worst, failure, "")
     row.tier = "claim"
     return row
