@@ -96,12 +96,10 @@ def weight_decay_check(config: VerifyConfig, theory: Callable) -> Check:
         data = whitened_dataset(ex["s"], n_in=4, n_out=4, n_examples=8, seed=ex["seed"], device=dev)
         every = max(1, steps // 200)
         runs = [simulate_deep_linear(data, 2, k_lr / tau, k * steps, u0=u0, gamma=gamma, seed=ex["seed"], device=dev,
-                                     record_every=k * every).mode_strengths for k, k_lr in ((1, 1.0), (2, 0.5))]
-        t = torch.arange(0, steps + 1, every, dtype=torch.float64, device=dev)
-        if t[-1] != steps:
-            t = torch.cat([t, t.new_tensor([steps])])
+                                     record_every=k * every) for k, k_lr in ((1, 1.0), (2, 0.5))]
+        t = runs[0].t.to(torch.float64)  # the coarse run's record steps (the fine run records the same flow times)
         expected = theory(t=t.view(-1, 1, 1), s=s, u0=u0, gamma=gamma.view(1, -1, 1), tau=tau.view(1, -1, 1))
-        coarse, fine = runs
+        coarse, fine = (run.mode_strengths for run in runs)
         scale = s.view(1, 1, -1)
         e1 = ((coarse - expected).abs() / scale).amax(0).flatten()
         e2 = ((fine - expected).abs() / scale).amax(0).flatten()
@@ -216,9 +214,8 @@ def dae_sampled_noise_check(config: VerifyConfig, theory: Callable) -> Check:
             u = run.mode_strengths  # (R, B, K, m)
             means.append(u.mean(2))
             ses.append(u.std(2) / math.sqrt(replicas))
-        t = torch.arange(0, steps + 1, every, dtype=torch.float64, device=dev)
-        if t[-1] != steps:
-            t = torch.cat([t, t.new_tensor([steps])])
+            if k == 1:
+                t = run.t.to(torch.float64)
         expected = theory(t=t.view(-1, 1, 1), lam=lam, eps=eps.view(1, -1, 1), gamma=gamma.view(1, -1, 1), u0=u0,
                           tau=tau.view(1, -1, 1))
         extrapolated = 2 * means[1] - means[0]
@@ -365,9 +362,8 @@ def _dropout_trajectory(config: VerifyConfig, theory: Callable, name: str, varia
                                    record_every=k * every, seed=seed + k, device=dev)
             means.append(run.u_mean)
             ses.append(torch.sqrt(run.u_var / runs))
-        t = runs_t = torch.arange(0, steps + 1, every, dtype=torch.float64, device=dev)
-        if t[-1] != steps:
-            t = torch.cat([runs_t, t.new_tensor([steps])])
+            if k == 1:
+                t = run.t.to(torch.float64)
         expected = theory(t=t.unsqueeze(1), s=s, p=p, u0=u0, tau=tau)
         extrapolated = 2 * means[1] - means[0]
         se = torch.sqrt(4 * ses[1] ** 2 + ses[0] ** 2)
