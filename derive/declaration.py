@@ -20,6 +20,7 @@ __all__ = [
     "Param", "Relation", "Source", "Result", "Claim", "Family",
     "ODE", "SeparableTime", "ClosedForm", "Implicit", "Interval", "IntParam", "ChoiceParam",
     "Between", "Solve", "RandomClock", "UpperBound",
+    "GaussianMap", "Recurrence", "Root", "Composite", "FreeProduct", "ref", "solved_variable",
 ]
 
 
@@ -215,6 +216,95 @@ class UpperBound(Definition):
     kind: str = "upper_bound"
 
 
+def solved_variable(name: str):
+    """The solved variable of implicit result ``name`` (``θ*`` of the correlation fixed point), for an
+    ``implementation`` that reuses it: printed as a call of the emitted solver ``_solve_NAME``."""
+    from learndyn.derive.printer import SOLVED_PREFIX
+
+    return sp.Function(SOLVED_PREFIX + name)
+
+
+def ref(name: str):
+    """A call of an earlier result of the same family inside a definition: ``ref("correlation_map")(c, mu2)``
+    (arguments in that result's parameter order); the engine substitutes the earlier derivation."""
+    return sp.Function(name)
+
+
+@dataclass(frozen=True)
+class GaussianMap(Definition):
+    r"""``unknown = expr``, where ``expr`` holds Gaussian expectations ``GaussE(f, z1, …)`` over iid standard
+    normal variables (e.g. ``q' = σ_w² μ2 E_z[φ(√q z)²] + σ_b²``).
+
+    The engine integrates them one variable at a time (the last first), splitting at the kinks of the
+    rectifiers; what SymPy cannot integrate is reduced to a one-dimensional integral with the inner ones
+    in closed form and proven against the published form by mpmath quadrature at seeded points.
+    ``auxiliary`` parameters appear in the definition but must cancel (``q`` and ``σ_w`` in the correlation
+    map); their ``test`` ranges supply the proof points."""
+
+    unknown: str
+    expr: sp.Expr
+    auxiliary: tuple[Param, ...] = ()
+    kind: str = "gaussian"
+
+
+@dataclass(frozen=True)
+class Recurrence(Definition):
+    """The earlier result ``of`` (a map of its parameter ``var``) applied ``steps`` times, starting from
+    ``var``: solved by ``rsolve``, proven by substitution; ``removable`` names a parameter whose value
+    making the map's slope 1 is a removable singularity of the solution (solved for and recorded)."""
+
+    of: str
+    var: str
+    steps: str
+    removable: tuple[str, ...] = ()
+    kind: str = "recurrence"
+
+
+@dataclass(frozen=True)
+class Root(Definition):
+    r"""Unknowns defined by ``equations`` (``Eq`` in the parameters, the unknowns and ``ref`` calls),
+    solved through one scalar ``equation`` in a solver ``variable`` that is increasing on ``bracket``.
+
+    ``outputs`` give each unknown as a function of the variable (``c* = cos θ``). The engine proves that
+    the outputs satisfy every defining equation exactly when ``equation = 0`` (each residual is
+    ``equation`` times a factor that does not vanish), that ``equation`` is increasing and changes sign on
+    the bracket (so the root exists and is unique), and emits a vectorised, differentiable solver."""
+
+    equations: tuple[sp.Basic, ...]
+    variable: sp.Symbol
+    bracket: tuple[sp.Expr, sp.Expr]
+    equation: sp.Expr
+    outputs: tuple[tuple[str, sp.Expr], ...]
+    guess: sp.Expr | None = None
+    variable_range: tuple[float, float] | None = None
+    kind: str = "root"
+
+
+@dataclass(frozen=True)
+class Composite(Definition):
+    """``unknown = expr`` built from earlier results (``ref`` calls), derivatives (``sp.Derivative``) and
+    substitutions (``sp.Subs``): a slope at a fixed point, a depth scale from a slope."""
+
+    unknown: str
+    expr: sp.Expr
+    kind: str = "composite"
+
+
+@dataclass(frozen=True)
+class FreeProduct(Definition):
+    r"""Variance of the spectrum of a product of freely independent unit-mean factors (free probability).
+
+    ``factors`` maps each value of the categorical parameter ``choice`` to ``(X, count)`` pairs: ``X`` a
+    ``sympy.stats`` random expression (the spectral law of one factor) and ``count`` how many such factors
+    there are. Each factor's S-transform ``S(w) = 1 − v w + O(w²)`` is derived from its moments by series
+    reversion; S-transforms multiply, and the product's variance is ``−S'(0)``."""
+
+    choice: str
+    factors: tuple[tuple[str, tuple[tuple[sp.Basic, sp.Expr], ...]], ...]
+    published: tuple[tuple[str, sp.Expr], ...] = ()
+    kind: str = "free_product"
+
+
 @dataclass(frozen=True)
 class ClosedForm(Definition):
     """A result given directly as an expression of its parameters."""
@@ -239,6 +329,8 @@ class Result:
     implementation: sp.Expr | None = None
     notes: tuple[str, ...] = ()
     stability: str = ""
+    #: ``(param, value, what the function returns)`` where the true derivative is infinite (not checked finite)
+    infinite_derivative: tuple[tuple[str, float, str], ...] = ()
 
     def param(self, name: str) -> Param:
         for p in self.params:

@@ -47,6 +47,12 @@ class Derivation:
     limits: dict = field(default_factory=dict)
     proof: tuple[ProofStep, ...] = ()
     per_integer: dict = field(default_factory=dict)
+    #: ``((name, expr), …)`` when the result has several outputs (returned as a NamedTuple)
+    outputs: tuple = ()
+    #: ``((value, expr), …)``, one expression per value of the result's categorical parameter
+    cases: tuple = ()
+    #: the solver of an implicit result (:class:`learndyn.derive.maps.SolverSpec`), emitted as ``_solve_NAME``
+    solver: object = None
 
     @property
     def name(self) -> str:
@@ -289,12 +295,18 @@ def _derive_separable(result: Result, d: SeparableTime) -> Derivation:
     return Derivation(result, None, impl, defining, {}, tuple(prover.steps), per_integer)
 
 
-def _derive_solve(result: Result, d: Solve) -> Derivation:
+def _derive_solve(result: Result, d: Solve, registry: dict | None = None) -> Derivation:
     """SymPy solves ``d.equation`` for the unknown; the solution must be unique, and is proven by
     substitution and (where given) equal to the published form."""
+    from learndyn.derive.maps import _inline
+
     syms = result.symbols
     prover = Prover(result.name)
     eq = d.equation
+    if registry:
+        eq = _inline(eq, registry).doit()
+        if eq != d.equation:
+            prover.fact("earlier results substituted into the defining equation", "symbolic")
     matches = [x for x in eq.free_symbols if x.name == d.unknown]
     if len(matches) != 1:
         raise DerivationError(f"{result.name}: the defining equation has no single symbol named {d.unknown!r}")
@@ -303,6 +315,9 @@ def _derive_solve(result: Result, d: Solve) -> Derivation:
     if len(sols) != 1:
         raise DerivationError(f"{result.name}: solving {sp.sstr(eq)} for {d.unknown} gave {sols}, not one solution")
     (derived,) = sols
+    extra = derived.free_symbols - set(syms.values())
+    if extra:
+        raise DerivationError(f"{result.name}: the solution depends on {sorted(s.name for s in extra)}, which are not parameters")
     prover.fact(f"SymPy solves the defining equation for {d.unknown} (one solution)", "symbolic (sympy.solve)")
     prover.symbolic("the solution satisfies the defining equation", (eq.lhs - eq.rhs).subs(unknown, derived))
     if result.published is not None:
@@ -437,11 +452,15 @@ def _derive_dispatch(result: Result, registry: dict | None) -> Derivation:
     if isinstance(d, Implicit):
         return _derive_implicit(result, d, registry or {})
     if isinstance(d, Solve):
-        return _derive_solve(result, d)
+        return _derive_solve(result, d, registry)
     if isinstance(d, RandomClock):
         return _derive_random_clock(result, d)
     if isinstance(d, UpperBound):
         return _derive_upper_bound(result, d, registry or {})
+    from learndyn.derive import maps
+
+    if isinstance(d, maps.KINDS):
+        return maps.derive(result, d, registry or {})
     if isinstance(d, ClosedForm):
         impl = result.implementation if result.implementation is not None else d.expr
         return Derivation(result, d.expr, impl, sp.Eq(sp.Symbol(result.name), d.expr), {}, (ProofStep("closed form", "given"),))

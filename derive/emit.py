@@ -93,7 +93,15 @@ def _docstring(d: Derivation) -> str:
         lines.append(f"Derived closed form: {sp.sstr(d.derived)}")
     for n, (val, lim) in sorted(d.limits.items()):
         lines.append(f"At {n} = {val} (removable singularity): {sp.sstr(lim)}")
-    lines.append(f"Emitted (stable) form: {sp.sstr(d.implementation)}")
+    if d.cases:
+        lines += [f"Emitted form for {value!r}: {sp.sstr(expr)}" for value, expr in d.cases]
+    elif d.outputs:
+        lines += [f"Emitted form of {name}: {sp.sstr(expr)}" for name, expr in d.outputs]
+    else:
+        lines.append(f"Emitted (stable) form: {sp.sstr(d.implementation)}")
+    if d.solver is not None:
+        lines.append(f"Solved variable: {d.solver.variable} in [{sp.sstr(d.solver.lo)}, {sp.sstr(d.solver.hi)}], the root of "
+                     f"{sp.sstr(d.solver.equation)} = 0")
     lines.append(f"Source: {r.source}")
     lines.append(f"Domain: {domain_text(r)}")
     lines.append("")
@@ -110,21 +118,68 @@ def _docstring(d: Derivation) -> str:
     return "\n".join(("    " + w) if w else "" for w in wrapped)
 
 
+def _tuple_name(result: Result) -> str:
+    """The NamedTuple a result with several outputs returns (``shifted_relu_critical_point`` ->
+    ``ShiftedReluCriticalPoint``)."""
+    return "".join(part.capitalize() for part in result.name.split("_"))
+
+
+def _returns(exprs: list, printer: LearndynTorchPrinter, indent: str, wrap) -> list[str]:
+    """Common subexpressions first, then the return statement (``wrap`` joins the printed outputs)."""
+    replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("_x"), order="canonical")
+    lines = [f"{indent}{sym.name} = {printer.doprint(sub)}" for sym, sub in replacements]
+    lines.append(f"{indent}return {wrap([printer.doprint(e) for e in reduced])}")
+    return lines
+
+
+def _solver_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
+    """The emitted equation and solver of an implicit result (``_solve_NAME``), shared by every result of
+    the module that uses its solved variable."""
+    spec = d.solver
+    params = [p.name for p in spec.params]
+    bound = lambda e: "math.inf" if e == sp.oo else printer.doprint(e)
+    guess = printer.doprint(spec.guess) if spec.guess is not None else "None"
+    return (
+        f"def _equation_{spec.name}({spec.variable.name}, {', '.join(params)}):\n"
+        f'    """The emitted equation of {spec.name}, increasing in {spec.variable.name}: {sp.sstr(spec.equation)} = 0."""\n'
+        f"    return {printer.doprint(spec.equation)}\n\n\n"
+        f"def _solve_{spec.name}({', '.join(params)}):\n"
+        f'    """The root {spec.variable.name} of _equation_{spec.name} in [{sp.sstr(spec.lo)}, {sp.sstr(spec.hi)}] '
+        f'(vectorised, converged to float64 round-off, differentiable)."""\n'
+        f"    return _roots.solve_increasing(_equation_{spec.name}, {bound(spec.lo)}, {bound(spec.hi)}, "
+        f"({', '.join(params)},), {guess})\n"
+    )
+
+
 def _function_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
     r = d.result
     reals = [p.name for p in r.params if p.kind == "real"]
     sig = ", ".join(p.name for p in r.params)
-    expr = d.implementation
-    replacements, (reduced,) = sp.cse(expr, symbols=sp.numbered_symbols("_x"), order="canonical")
     body = [f"    {', '.join(reals)}, = _as_tensors({', '.join(reals)})" if len(reals) == 1 else
             f"    {', '.join(reals)} = _as_tensors({', '.join(reals)})"]
     body.append("    if check:")
     body.append(f"        DOMAINS[{r.name!r}].check({{{', '.join(f'{n!r}: {n}' for n in r.names)}}})")
-    for sym, sub in replacements:
-        body.append(f"    {sym.name} = {printer.doprint(sub)}")
-    body.append(f"    return {printer.doprint(reduced)}")
-    return (
-        f"def {r.name}({sig}, *, check: bool = True) -> torch.Tensor:\n"
+    returns = "torch.Tensor"
+    if d.cases:
+        choice = next(p.name for p in r.params if p.kind == "choice")
+        for value, expr in d.cases:
+            body.append(f"    if {choice} == {value!r}:")
+            body += _returns([expr], printer, "        ", lambda xs: xs[0])
+        body.append(f"    raise AssertionError({choice})  # unreachable: the domain check admits only the cases above")
+    elif d.outputs:
+        returns = _tuple_name(r)
+        body += _returns([e for _, e in d.outputs], printer, "    ",
+                         lambda xs: f"{returns}(" + ", ".join(f"{n}={x}" for (n, _), x in zip(d.outputs, xs)) + ")")
+    else:
+        body += _returns([d.implementation], printer, "    ", lambda xs: xs[0])
+    head = ""
+    if d.outputs:
+        fields = "\n".join(f"    {n}: torch.Tensor" for n, _ in d.outputs)
+        head = f"class {returns}(NamedTuple):\n    \"\"\"The outputs of {r.name}.\"\"\"\n\n{fields}\n\n\n"
+    if d.solver is not None:
+        head = _solver_code(d, printer) + "\n\n" + head
+    return head + (
+        f"def {r.name}({sig}, *, check: bool = True) -> {returns}:\n"
         f'    r"""{_docstring(d).lstrip()}\n    """\n' + "\n".join(body) + "\n"
     )
 
@@ -138,7 +193,7 @@ def emit_module(family: Family, derivations: list[Derivation]) -> str:
     out += ["", f'"""{family.title} — generated torch functions (family \'{family.name}\').', "",
             "Every function takes THEORY.md's keyword names, broadcasts tensors, keeps their dtype and device",
             "(Python floats give float64), checks its domain unless ``check=False``, and is differentiable.", '"""',
-            "from __future__ import annotations", "", "import math", "", "import torch", "",
+            "from __future__ import annotations", "", "import math", *(["from typing import NamedTuple", ""] if any(d.outputs for d in derivations) else [""]), "import torch", "",
             "from learndyn.domain import ChoiceParam, Domain, Interval, IntParam, Relation",
             "from learndyn.numerics.tensors import as_tensors as _as_tensors"]
     out += [f"from {RUNTIME_IMPORTS[a].rsplit('.', 1)[0]} import {RUNTIME_IMPORTS[a].rsplit('.', 1)[1]} as {a}" for a in used]

@@ -8,7 +8,8 @@ import mpmath
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-__all__ = ["exprel", "expm1", "log1p", "DeepModeTime", "DeepModeTrajectory", "Expectation", "to_elementary"]
+__all__ = ["exprel", "expm1", "log1p", "DeepModeTime", "DeepModeTrajectory", "Expectation", "to_elementary",
+           "GaussE", "ReLU", "ShiftedReLU", "Step", "Ndtr", "ReluKernel", "SinMinusXCos", "Geom", "AffineIterate", "MPMATH_FUNCTIONS"]
 
 
 class exprel(sp.Function):
@@ -123,8 +124,13 @@ def deep_mode_time_mp(s, u0, uf, tau, depth: int):
 
 def to_elementary(expr: sp.Expr) -> sp.Expr:
     """Rewrite the stable-form functions back to elementary ones (for symbolic proofs)."""
-    return expr.replace(exprel, lambda z: (sp.exp(z) - 1) / z).replace(
+    expr = expr.replace(exprel, lambda z: (sp.exp(z) - 1) / z).replace(
         expm1, lambda z: sp.exp(z) - 1).replace(log1p, lambda z: sp.log(1 + z))
+    expr = expr.replace(Ndtr, lambda x: sp.erfc(-x / sp.sqrt(2)) / 2)
+    expr = expr.replace(ReluKernel, lambda c: (c * sp.asin(c) + sp.sqrt(1 - c**2)) / sp.pi + c / 2)
+    expr = expr.replace(SinMinusXCos, lambda x: sp.sin(x) - x * sp.cos(x))
+    expr = expr.replace(AffineIterate, lambda a, b, q, n: a**n * q + b * (a**n - 1) / (a - 1))
+    return expr.replace(Geom, lambda a, n: (a**n - 1) / (a - 1))
 
 
 class Expectation(sp.Function):
@@ -137,3 +143,181 @@ class Expectation(sp.Function):
 
     def _sympystr(self, printer):
         return "E[%s]" % printer._print(self.args[0])
+
+
+# -- Gaussian expectations, activations and the special functions of signal propagation (family 3) ------
+
+class GaussE(sp.Function):
+    r"""``GaussE(f, z1, ..., zk) = E[f]`` over iid standard normal ``z1 … zk`` — a marker in a defining
+    equation, evaluated by :mod:`learndyn.derive.gaussian` (symbolically where SymPy can, else by quadrature)."""
+
+    def _latex(self, printer, exp=None):
+        integrand, *zs = self.args
+        sub = ",".join(printer._print(z) for z in zs)
+        return r"\mathbb{E}_{%s}\left[%s\right]" % (sub, printer._print(integrand))
+
+    def _sympystr(self, printer):
+        integrand, *zs = self.args
+        return "E_{%s}[%s]" % (",".join(printer._print(z) for z in zs), printer._print(integrand))
+
+
+class ReLU(sp.Function):
+    r"""``φ(x) = max(0, x)``; rewrites to a ``Piecewise`` (one kink at 0) for integration."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_Piecewise(self, x, **kwargs):
+        return sp.Piecewise((x, x > 0), (0, True))
+
+    def _latex(self, printer, exp=None):
+        base = r"\phi\left(%s\right)" % printer._print(self.args[0])
+        return base if exp is None else r"\phi^{%s}\left(%s\right)" % (exp, printer._print(self.args[0]))
+
+
+class ShiftedReLU(sp.Function):
+    r"""``φ_α(x) = max(0, x + α) − α`` (Pretorius et al. 2018): ``x`` above ``−α``, ``−α`` below."""
+
+    nargs = 2
+
+    def _eval_rewrite_as_Piecewise(self, x, alpha, **kwargs):
+        return sp.Piecewise((x, x + alpha > 0), (-alpha, True))
+
+    def _latex(self, printer, exp=None):
+        x, a = (printer._print(v) for v in self.args)
+        base = r"\phi_{%s}" % a
+        return (base if exp is None else base + "^{%s}" % exp) + r"\left(%s\right)" % x
+
+
+class Step(sp.Function):
+    r"""``𝟙[x > 0]`` (the derivative of a rectifier, ``φ' ∈ {0, 1}``)."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_Piecewise(self, x, **kwargs):
+        return sp.Piecewise((1, x > 0), (0, True))
+
+    def _latex(self, printer, exp=None):
+        return r"\mathbb{1}\left[%s > 0\right]" % printer._print(self.args[0])
+
+
+class Ndtr(sp.Function):
+    r"""The standard normal CDF ``Φ(x) = ½ erfc(−x/√2)``, kept as its own function: SymPy rewrites
+    ``½ erfc(−x)`` to ``1 − ½ erfc(x)``, which is 0 in float64 for large negative ``x``."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
+
+    def _eval_rewrite_as_erfc(self, x, **kwargs):
+        return sp.erfc(-x / sp.sqrt(2)) / 2
+
+    def _eval_evalf(self, prec):
+        x = self.args[0]._eval_evalf(prec)
+        if x is None:
+            return None
+        with mpmath.workprec(prec + 20):
+            return sp.Float(mpmath.ncdf(mpmath.mpf(str(x))), precision=prec)
+
+    def _latex(self, printer, exp=None):
+        base = r"\Phi\left(%s\right)" % printer._print(self.args[0])
+        return base if exp is None else r"\Phi^{%s}\left(%s\right)" % (exp, printer._print(self.args[0]))
+
+
+class ReluKernel(sp.Function):
+    r"""The arc-cosine kernel of degree 1 normalised to ``κ(1) = 1``:
+    ``κ(c) = (c (π − arccos c) + √(1 − c²))/π = (c arcsin c + √(1 − c²))/π + c/2``, ``c ∈ [−1, 1]``
+    (``2 E[φ(u1)φ(u2)]/q`` for ReLU and unit-variance inputs of correlation ``c``)."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        c = self.args[0]
+        return sp.asin(c) / sp.pi + sp.Rational(1, 2)
+
+    def _eval_evalf(self, prec):
+        c = self.args[0]._eval_evalf(prec)
+        if c is None:
+            return None
+        with mpmath.workprec(prec + 20):
+            return sp.Float(relu_kernel_mp(mpmath.mpf(str(c))), precision=prec)
+
+    def _latex(self, printer, exp=None):
+        base = r"\kappa_1\left(%s\right)" % printer._print(self.args[0])
+        return base if exp is None else r"\kappa_1^{%s}\left(%s\right)" % (exp, printer._print(self.args[0]))
+
+
+def relu_kernel_mp(c):
+    return (c * mpmath.asin(c) + mpmath.sqrt(1 - c**2)) / mpmath.pi + c / 2
+
+
+class SinMinusXCos(sp.Function):
+    r"""``g(x) = sin x − x cos x`` (``≈ x³/3`` for small ``x``; computed by its series there)."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return x * sp.sin(x)
+
+    def _eval_evalf(self, prec):
+        x = self.args[0]._eval_evalf(prec)
+        if x is None:
+            return None
+        with mpmath.workprec(2 * prec + 40):
+            xm = mpmath.mpf(str(x))
+            return sp.Float(mpmath.sin(xm) - xm * mpmath.cos(xm), precision=prec)
+
+    def _latex(self, printer, exp=None):
+        x = printer._print(self.args[0])
+        return r"\left(\sin %s - %s\cos %s\right)" % (x, x, x)
+
+
+class Geom(sp.Function):
+    r"""``Geom(a, n) = (a^n − 1)/(a − 1) = Σ_{k<n} a^k`` (``n`` at ``a = 1``)."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, a, n):
+        if a == 1:
+            return n
+
+    def _eval_evalf(self, prec):
+        a, n = self.args
+        am = a._eval_evalf(prec)
+        if am is None or not n.is_Integer:
+            return None
+        with mpmath.workprec(prec + 20):
+            am = mpmath.mpf(str(am))
+            val = mpmath.mpf(int(n)) if am == 1 else (am ** int(n) - 1) / (am - 1)
+            return sp.Float(val, precision=prec)
+
+    def _latex(self, printer, exp=None):
+        a, n = (printer._print(v) for v in self.args)
+        return r"\frac{\left(%s\right)^{%s} - 1}{%s - 1}" % (a, n, a)
+
+
+class AffineIterate(sp.Function):
+    r"""``AffineIterate(a, b, q, n) = a^n q + b (a^n − 1)/(a − 1)``: ``n`` steps of ``q ↦ a q + b``."""
+
+    nargs = 4
+
+    def _latex(self, printer, exp=None):
+        a, b, q, n = (printer._print(v) for v in self.args)
+        return r"\left(%s\right)^{%s} %s + %s\,\frac{\left(%s\right)^{%s} - 1}{%s - 1}" % (a, n, q, b, a, n, a)
+
+
+_ACTIVATIONS = (ReLU, ShiftedReLU, Step)
+
+
+#: mpmath implementations of the functions above, for lambdify(modules=[MPMATH_FUNCTIONS, "mpmath"])
+MPMATH_FUNCTIONS = {
+    "Ndtr": lambda x: mpmath.ncdf(x),
+    "ReluKernel": relu_kernel_mp,
+    "SinMinusXCos": lambda x: mpmath.sin(x) - x * mpmath.cos(x),
+    "Geom": lambda a, n: mpmath.mpf(int(n)) if a == 1 else (a ** int(n) - 1) / (a - 1),
+    "AffineIterate": lambda a, b, q, n: a ** int(n) * q + b * (mpmath.mpf(int(n)) if a == 1 else (a ** int(n) - 1) / (a - 1)),
+    "exprel": lambda z: mpmath.mpf(1) if z == 0 else mpmath.expm1(z) / z,
+}

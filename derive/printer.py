@@ -14,13 +14,17 @@ from sympy.printing.pytorch import TorchPrinter
 
 from learndyn.derive import functions as F
 
-__all__ = ["LearndynTorchPrinter", "torch_code", "RUNTIME_IMPORTS"]
+__all__ = ["LearndynTorchPrinter", "torch_code", "RUNTIME_IMPORTS", "SOLVED_PREFIX"]
 
 #: modules the generated code imports, by the alias the printer uses
 RUNTIME_IMPORTS = {
     "_special": "learndyn.numerics.special",
     "_deep_mode": "learndyn.numerics.deep_mode",
+    "_roots": "learndyn.numerics.roots",
 }
+
+#: prefix of the SymPy function that stands for the solved variable of an implicit result NAME
+SOLVED_PREFIX = "solve_"
 
 
 class LearndynTorchPrinter(TorchPrinter):
@@ -117,6 +121,27 @@ class LearndynTorchPrinter(TorchPrinter):
     def _print_DeepModeTrajectory(self, expr):
         *reals, depth = expr.args
         return f"_deep_mode.deep_mode_trajectory({', '.join(self._print(a) for a in reals)}, {self._print(depth)})"
+
+    def _print_Ndtr(self, expr):
+        return f"_special.ndtr({self._print(expr.args[0])})"
+
+    def _print_ReluKernel(self, expr):
+        return f"_special.relu_kernel({self._print(expr.args[0])})"
+
+    def _print_SinMinusXCos(self, expr):
+        return f"_special.sin_minus_x_cos({self._print(expr.args[0])})"
+
+    def _print_Geom(self, expr):
+        return f"_special.geometric_sum({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_AffineIterate(self, expr):
+        return f"_special.affine_iterate({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Function(self, expr):
+        name = type(expr).__name__
+        if name.startswith(SOLVED_PREFIX):  # the solved variable of an implicit result: its emitted solver
+            return f"_{name}({', '.join(self._print(a) for a in expr.args)})"
+        return super()._print_Function(expr)
 
     def _print_Symbol(self, expr):
         return expr.name

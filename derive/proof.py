@@ -30,7 +30,7 @@ def symbolic_zero(expr: sp.Expr) -> bool:
     """True when SymPy can show ``expr == 0`` (cancel, then simplify)."""
     if expr == 0:
         return True
-    for f in (sp.cancel, sp.simplify):
+    for f in (sp.cancel, sp.simplify, lambda e: sp.simplify(e.rewrite(sp.erf)) if e.has(sp.erfc) else e):
         try:
             if f(expr) == 0:
                 return True

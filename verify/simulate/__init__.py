@@ -7,12 +7,18 @@ Family 2 (regularisation): weight decay ``gamma`` in both of the above; :func:`s
 linear denoising autoencoder ``x̂ = W2 W1 (x + ξ)`` on :func:`covariance_dataset` data, noise sampled or
 marginalised); :func:`simulate_dropout` and :func:`dropout_hitting_times` (one hidden unit with a dropout
 mask, many independent runs).
+
+Family 3 (signal propagation): :func:`propagate` (second moments ``Q^l_ab`` of the pre-activations of wide
+random ReLU / shifted-ReLU networks with dropout, multiplicative Gaussian or additive noise, many networks
+batched) and :func:`jacobian_spectrum` (mean and variance of the spectrum of ``J Jᵀ``, ``J = ∂h^L/∂h⁰``, for
+noise-free networks with Gaussian or orthogonal weights).
 """
 
 from .autoencoder import AutoencoderRun, CovarianceData, covariance_dataset, simulate_autoencoder
 from .deep_linear import Dataset, DeepLinearRun, simulate_deep_linear, whitened_dataset
 from .dropout import DropoutHits, DropoutRun, dropout_hitting_times, simulate_dropout
 from .scalar import ScalarRun, simulate_scalar_network
+from .signal import JacobianSpectrum, Propagation, jacobian_spectrum, propagate
 
 __all__ = [
     "AutoencoderRun",
@@ -21,9 +27,13 @@ __all__ = [
     "DeepLinearRun",
     "DropoutHits",
     "DropoutRun",
+    "JacobianSpectrum",
+    "Propagation",
     "ScalarRun",
     "covariance_dataset",
     "dropout_hitting_times",
+    "jacobian_spectrum",
+    "propagate",
     "simulate_autoencoder",
     "simulate_deep_linear",
     "simulate_dropout",

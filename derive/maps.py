@@ -1,0 +1,564 @@
+"""Derivations for signal propagation: Gaussian maps, recurrences over depth, implicit roots (fixed points,
+critical points), composites of earlier results (slopes, depth scales) and free products (Jacobian spectra).
+
+Every step is recorded by a :class:`~learndyn.derive.proof.Prover` as ``symbolic`` (SymPy shows it) or
+``numeric`` (mpmath at high precision, at seeded points of the test ranges, with the worst difference).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import random
+from dataclasses import dataclass
+
+import mpmath
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from learndyn.derive import functions as F
+from learndyn.derive.declaration import Composite, FreeProduct, GaussianMap, Recurrence, Result, Root
+from learndyn.derive.printer import SOLVED_PREFIX
+from learndyn.derive.proof import DerivationError, Prover
+
+__all__ = ["KINDS", "derive", "SolverSpec", "mp_value", "mp_modules", "ndtr_form", "solved"]
+
+KINDS = (GaussianMap, Recurrence, Root, Composite, FreeProduct)
+DPS = 40
+PROOF_POINTS = 16
+SEED = 20241123
+
+
+def solved(name: str):
+    """The SymPy function standing for the solved variable of implicit result ``name`` (printed as a call of
+    its emitted solver ``_solve_NAME``, evaluated by a bracketed mpmath root in references and proofs)."""
+    return sp.Function(SOLVED_PREFIX + name)
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    """An implicit result's scalar equation, increasing in ``variable`` on ``[lo, hi]``; emitted as
+    ``_solve_NAME(*params)`` (a vectorised, differentiable Newton-bisection solve)."""
+
+    name: str
+    variable: sp.Symbol
+    equation: sp.Expr
+    lo: sp.Expr
+    hi: sp.Expr
+    guess: sp.Expr | None
+    params: tuple[sp.Symbol, ...]
+
+
+# -- high-precision evaluation ------------------------------------------------------------------------
+
+def _to_mpf(v):
+    if isinstance(v, (int, str, mpmath.mpf)) and not isinstance(v, bool):
+        return v
+    if isinstance(v, float):
+        return mpmath.mpf(v)  # the exact binary value (its shortest repr differs by up to half an ulp)
+    r = sp.Rational(v)
+    return mpmath.mpf(r.p) / r.q
+
+
+def _mp_root_increasing(f, lo, hi):
+    """Root of an increasing ``f`` on ``[lo, hi]`` (``hi`` may be ``inf``) at the working precision."""
+    if f(lo) >= 0:
+        return lo
+    if hi == mpmath.inf:
+        top = max(2 * abs(lo), mpmath.mpf(1))
+        while f(top) < 0:
+            lo, top = top, top * 2
+        hi = top
+    a, b = mpmath.mpf(lo), mpmath.mpf(hi)
+    tol = mpmath.mpf(10) ** (-mpmath.mp.dps + 5)
+    for _ in range(20 * mpmath.mp.dps):
+        mid = mpmath.sqrt(a * b) if a > 0 and b > 4 * a else (a + b) / 2
+        if f(mid) < 0:
+            a = mid
+        else:
+            b = mid
+        if b - a <= tol * max(abs(a), abs(b)):
+            break
+        if b - a <= mpmath.mpf(10) ** -15 * max(abs(a), abs(b)):
+            try:  # polish inside the bracket
+                x = mpmath.findroot(f, (a, b), solver="anderson")
+                if a <= x <= b:
+                    return x
+            except (ValueError, ZeroDivisionError):
+                pass
+    return (a + b) / 2
+
+
+@functools.lru_cache(maxsize=None)
+def _lambdified(expr: sp.Expr, symbols: tuple[sp.Symbol, ...], solvers: tuple[SolverSpec, ...]):
+    return sp.lambdify(symbols, expr, modules=mp_modules(solvers))
+
+
+@functools.lru_cache(maxsize=None)
+def _mp_solver(spec: SolverSpec):
+    f = sp.lambdify((spec.variable, *spec.params), spec.equation, modules=mp_modules(()))
+    lo = sp.lambdify(spec.params, spec.lo, modules="mpmath")
+    hi = sp.lambdify(spec.params, spec.hi, modules="mpmath")
+
+    def solve(*args):
+        return _mp_root_increasing(lambda x: mpmath.re(f(x, *args)), mpmath.mpf(lo(*args)), mpmath.mpf(hi(*args)))
+
+    return solve
+
+
+def mp_modules(solvers: tuple[SolverSpec, ...]) -> list:
+    """lambdify modules: the project's special functions and the given solvers, then mpmath."""
+    table = dict(F.MPMATH_FUNCTIONS)
+    for spec in solvers:
+        table[SOLVED_PREFIX + spec.name] = _mp_solver(spec)
+    return [table, "mpmath"]
+
+
+def solvers_of(registry: dict) -> tuple[SolverSpec, ...]:
+    return tuple(d.solver for d in registry.values() if getattr(d, "solver", None) is not None)
+
+
+def mp_value(expr: sp.Expr, point: dict, solvers: tuple[SolverSpec, ...] = (), dps: int = DPS) -> mpmath.mpf:
+    """``expr`` at ``point`` (a dict keyed by symbol name) at ``dps`` digits; an infinite value is ``inf``."""
+    symbols = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
+    fn = _lambdified(expr, symbols, solvers)
+    with mpmath.workdps(dps):
+        try:
+            return mpmath.re(fn(*(_to_mpf(point[s.name]) for s in symbols)))
+        except ZeroDivisionError:
+            return mpmath.inf
+
+
+def _inline(expr: sp.Expr, registry: dict) -> sp.Expr:
+    """Replace each ``ref(NAME)(args)`` by the earlier derivation of NAME at those arguments."""
+    def is_ref(e):
+        return isinstance(e, AppliedUndef) and type(e).__name__ in registry
+
+    def repl(e):
+        d = registry[type(e).__name__]
+        syms = [p.symbol for p in d.result.params]
+        return d.expr.subs(dict(zip(syms, e.args)), simultaneous=True)
+
+    unknown = [type(e).__name__ for e in expr.atoms(AppliedUndef)
+               if not type(e).__name__.startswith(SOLVED_PREFIX) and type(e).__name__ not in registry]
+    if unknown:
+        raise DerivationError(f"refers to {sorted(set(unknown))}, which must be derived first (declare it earlier)")
+    return expr.replace(is_ref, repl)
+
+
+def _points(result: Result, extra: tuple = (), n: int = PROOF_POINTS, seed: int = SEED) -> list[dict]:
+    from learndyn.derive.derivation import sample_point
+
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        pt = sample_point(result, rng)
+        for p in extra:
+            pt.update(sample_point(Result(p.name, "", (p,), None, "", (), None), rng))
+        out.append(pt)
+    return out
+
+
+def _numeric_equal(prover: Prover, claim: str, a: sp.Expr, b: sp.Expr, points: list[dict], solvers, how: str = "") -> None:
+    worst = mpmath.mpf(0)
+    for pt in points:
+        va, vb = mp_value(a, pt, solvers), mp_value(b, pt, solvers)
+        if va == vb:
+            continue
+        scale = max(abs(va), abs(vb), mpmath.mpf(10) ** -DPS)
+        rel = abs(va - vb) / scale
+        worst = max(worst, rel)
+        if rel > mpmath.mpf(10) ** -25:
+            raise DerivationError(f"{prover.name}: {claim} fails at {pt}: {va} != {vb}")
+    prover.fact(claim, f"numeric ({how}{len(points)} seeded points at {DPS} digits; largest relative difference "
+                       f"{mpmath.nstr(worst, 2) if worst else '0'})")
+
+
+def _equal(prover: Prover, claim: str, a: sp.Expr, b: sp.Expr, points, solvers) -> None:
+    """Prove ``a == b``: symbolically if SymPy can, else numerically at the seeded points."""
+    if not (a.has(AppliedUndef) or b.has(AppliedUndef)):
+        try:
+            if sp.simplify(F.to_elementary(a) - F.to_elementary(b)) == 0:
+                prover.fact(claim, "symbolic (SymPy simplifies the difference to 0)")
+                return
+        except Exception:  # noqa: BLE001 - fall back to the numeric proof
+            pass
+    _numeric_equal(prover, claim, a, b, points, solvers)
+
+
+# -- stable forms -------------------------------------------------------------------------------------
+
+def ndtr_form(expr: sp.Expr) -> sp.Expr:
+    r"""Rewrite ``erf``/``erfc`` as the normal CDF ``Φ`` and pick, term by term, the side of ``Φ`` that keeps
+    the tails exact: a term ``k Φ(x)`` beside a constant ``−k`` becomes ``−k Φ(−x)`` (``k − k Φ(−x) − k``),
+    so ``1 − Φ(−a)`` is emitted as ``Φ(a)``, never as a difference that is 0 in float64."""
+    if not expr.has(sp.erf, sp.erfc):
+        return expr
+    out = expr.replace(sp.erfc, lambda x: 2 * F.Ndtr(-sp.sqrt(2) * x)).replace(sp.erf, lambda x: 2 * F.Ndtr(sp.sqrt(2) * x) - 1)
+    out = sp.expand(out)
+    changed = True
+    while changed:
+        changed = False
+        terms = sp.Add.make_args(out)
+        for t in terms:
+            atoms = t.atoms(F.Ndtr)
+            if len(atoms) != 1:
+                continue
+            (atom,) = atoms
+            k = sp.simplify(t / atom)
+            if k.has(F.Ndtr) or -k not in terms:
+                continue
+            out = sp.expand(out - t + k - k * F.Ndtr(-atom.args[0]))
+            changed = True
+            break
+    return out
+
+
+# -- Gaussian expectations -----------------------------------------------------------------------------
+
+def _density(z: sp.Symbol) -> sp.Expr:
+    return sp.exp(-z**2 / 2) / sp.sqrt(2 * sp.pi)
+
+
+def _piecewise(f: sp.Expr) -> sp.Expr:
+    f = f.replace(lambda e: isinstance(e, (F.ReLU, F.ShiftedReLU, F.Step)), lambda e: e.rewrite(sp.Piecewise))
+    return sp.piecewise_fold(f)
+
+
+def _sign_at(expr: sp.Expr, side: dict) -> int:
+    if expr.is_positive:
+        return 1
+    if expr.is_negative:
+        return -1
+    v = float(expr.subs(side))
+    if v == 0:
+        raise DerivationError(f"the sign of {expr} cannot be read at the sample point")
+    return 1 if v > 0 else -1
+
+
+def _regions(f: sp.Piecewise, z: sp.Symbol, side: dict) -> list[tuple[sp.Expr, sp.Expr, sp.Expr]]:
+    """The pieces of a Piecewise in ``z`` as ``(expr, lo, hi)``; one kink (one linear condition) per variable."""
+    pieces = list(f.args)
+    if len(pieces) != 2 or pieces[1][1] != sp.true:
+        raise DerivationError(f"only one kink per Gaussian variable is supported, got {f}")
+    (e1, cond), (e2, _) = pieces
+    if not isinstance(cond, sp.core.relational.Relational):
+        raise DerivationError(f"the kink condition {cond} is not a single inequality")
+    lhs = sp.expand(cond.lhs - cond.rhs)
+    poly = sp.Poly(lhs, z)
+    if poly.degree() != 1:
+        raise DerivationError(f"the kink condition {cond} is not linear in {z}")
+    k, m = poly.coeff_monomial(z), poly.coeff_monomial(1)
+    b = sp.simplify(-m / k)
+    upward = (_sign_at(k, side) > 0) == (cond.rel_op in (">", ">="))
+    return [(e1, b, sp.oo), (e2, -sp.oo, b)] if upward else [(e1, -sp.oo, b), (e2, b, sp.oo)]
+
+
+@dataclass(frozen=True)
+class _Quadrature:
+    """A one-dimensional Gaussian integral left to mpmath: ``const · Σ ∫_lo^hi expr φ_N(z) dz``."""
+
+    const: sp.Expr
+    pieces: tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]
+    z: sp.Symbol
+
+    def value(self, point: dict) -> mpmath.mpf:
+        total = mpmath.mpf(0)
+        subs = {s: _to_mpf(point[s.name]) for s in self.const.free_symbols}
+        for expr, lo, hi in self.pieces:
+            syms = tuple(sorted((expr.free_symbols | lo.free_symbols | hi.free_symbols) - {self.z}, key=lambda s: s.name))
+            args = [_to_mpf(point[s.name]) for s in syms]
+            f = sp.lambdify((self.z, *syms), expr * _density(self.z), modules=mp_modules(()))
+            a = sp.lambdify(syms, lo, modules="mpmath")(*args)
+            b = sp.lambdify(syms, hi, modules="mpmath")(*args)
+            total += mpmath.quad(lambda x: f(x, *args), [a, b])
+        c = sp.lambdify(tuple(subs), self.const, modules="mpmath")(*subs.values()) if subs else mpmath.mpf(str(sp.N(self.const, DPS)))
+        return c * total
+
+
+def _integrate_one(f: sp.Expr, z: sp.Symbol, side: dict):
+    """``E_z[f]`` in closed form, or a :class:`_Quadrature` where SymPy cannot close it."""
+    const, dep = f.as_independent(z, as_Add=False)
+    dep = _piecewise(dep)
+    if isinstance(dep, sp.Piecewise) and not any(c.has(z) for _, c in dep.args):
+        return const * sp.Piecewise(*[(_integrate_one(e, z, side), c) for e, c in dep.args])
+    pieces = _regions(dep, z, side) if isinstance(dep, sp.Piecewise) else [(dep, -sp.oo, sp.oo)]
+    total = sp.S.Zero
+    for e, lo, hi in pieces:
+        if e == 0:
+            continue
+        val = sp.integrate(sp.expand(e * _density(z)), (z, lo, hi))
+        if val.has(sp.Integral) or isinstance(val, sp.Piecewise) or val.has(sp.polar_lift):
+            return _Quadrature(const, tuple(pieces), z)
+        total += val
+    return const * sp.simplify(total)
+
+
+def _expectation(marker: F.GaussE, side: dict):
+    integrand, *zs = marker.args
+    f = integrand
+    for i, z in enumerate(reversed(zs)):
+        f = _integrate_one(f, z, side)
+        if isinstance(f, _Quadrature):
+            if i != len(zs) - 1:
+                raise DerivationError(f"E over {zs}: SymPy cannot integrate over {z}, and only the outermost "
+                                      "integral may be left to quadrature")
+            return f
+    return f
+
+
+def _derive_gaussian(result: Result, d: GaussianMap, registry: dict):
+    from learndyn.derive.derivation import Derivation
+
+    prover = Prover(result.name)
+    aux = {p.symbol for p in d.auxiliary}
+    points = _points(result, d.auxiliary)
+    side = {s: sp.Rational(points[0][s.name]) for s in d.expr.free_symbols if s.name in points[0]}
+    expr = _inline(d.expr, registry)
+    subs, quads = {}, {}
+    for i, marker in enumerate(sorted(expr.atoms(F.GaussE), key=sp.default_sort_key)):
+        val = _expectation(marker, side)
+        if isinstance(val, _Quadrature):
+            placeholder = sp.Symbol(f"_E{i}")
+            subs[marker], quads[placeholder] = placeholder, val
+            prover.fact(f"{sp.sstr(marker)}: inner integrals in closed form",
+                        "symbolic (SymPy integrate, split at the kinks); the outermost integral by mpmath quadrature")
+        else:
+            subs[marker] = val
+            prover.fact(f"{sp.sstr(marker)} = {sp.sstr(val)}", "symbolic (SymPy integrate over each Gaussian variable, split at the kinks)")
+    defining = sp.Eq(sp.Symbol(d.unknown), d.expr)
+    if not quads:
+        derived = sp.simplify(expr.xreplace(subs))
+        if derived.free_symbols & aux:
+            raise DerivationError(f"{result.name}: the auxiliary parameters {sorted(s.name for s in derived.free_symbols & aux)} do not cancel: {derived}")
+        if aux:
+            prover.fact(f"independent of {', '.join(sorted(s.name for s in aux))}", "symbolic (they cancel)")
+        if result.published is not None:
+            prover.symbolic("the derived form equals the published form", F.to_elementary(derived - result.published))
+        stable = ndtr_form(derived)
+        if stable != derived:
+            prover.symbolic("emitted form chosen by rewrite rule (erf/erfc as Φ on the side that keeps the tails exact) "
+                            "equals the derived form", F.to_elementary(stable) - derived)
+    else:
+        if result.published is None:
+            raise DerivationError(f"{result.name}: SymPy cannot close the expectation; declare the published form to prove by quadrature")
+        partial = expr.xreplace(subs)
+        worst = mpmath.mpf(0)
+        for pt in points:
+            with mpmath.workdps(DPS):
+                vals = {k.name: q.value(pt) for k, q in quads.items()}
+                lhs = mp_value(partial, {**pt, **vals})
+                rhs = mp_value(result.published, pt)
+            rel = abs(lhs - rhs) / max(abs(rhs), mpmath.mpf(10) ** -DPS)
+            worst = max(worst, rel)
+            if rel > mpmath.mpf(10) ** -25:
+                raise DerivationError(f"{result.name}: the published form differs from the defining expectation at {pt}: {lhs} != {rhs}")
+        names = ", ".join(sorted(s.name for s in aux))
+        prover.fact("the published form equals the defining expectation" + (f" (and is independent of {names})" if aux else ""),
+                    f"numeric (one-dimensional mpmath quadrature with the inner integral in closed form, at {len(points)} "
+                    f"seeded points of the test ranges at {DPS} digits; largest relative difference {mpmath.nstr(worst, 2)})")
+        derived = result.published
+        stable = derived
+    impl = stable
+    if result.implementation is not None:
+        impl = result.implementation
+        _equal(prover, "the emitted (stable) form equals the derived form", impl, derived, points, solvers_of(registry))
+    return Derivation(result, derived, impl, defining, {}, tuple(prover.steps))
+
+
+# -- recurrences over depth ------------------------------------------------------------------------------
+
+def _derive_recurrence(result: Result, d: Recurrence, registry: dict):
+    from learndyn.derive.derivation import Derivation
+
+    syms = result.symbols
+    prover = Prover(result.name)
+    if d.of not in registry:
+        raise DerivationError(f"{result.name}: iterates {d.of}, which must be derived first")
+    m = registry[d.of]
+    v, n = syms[d.var], syms[d.steps]
+    map_expr = m.expr.subs({p.symbol: syms[p.name] for p in m.result.params if p.name in syms}, simultaneous=True)
+    Q = sp.Function("Q")
+    derived = sp.rsolve(Q(n + 1) - map_expr.subs(v, Q(n)), Q(n), {Q(0): v})
+    if derived is None:
+        raise DerivationError(f"{result.name}: rsolve found no solution")
+    prover.fact(f"SymPy solves Q(l+1) = {d.of}(Q(l)), Q(0) = {d.var}", "symbolic (sympy.rsolve)")
+    prover.symbolic("the solution satisfies the recurrence", derived.subs(n, n + 1) - map_expr.subs(v, derived))
+    prover.symbolic("the solution satisfies the initial condition", derived.subs(n, 0) - v)
+    poly = sp.Poly(sp.expand(map_expr), v)
+    if poly.degree() != 1:
+        raise DerivationError(f"{result.name}: only affine maps have a stable form here")
+    a, b = sp.factor(poly.coeff_monomial(v)), sp.factor(poly.coeff_monomial(1))
+    impl = F.AffineIterate(a, b, v, n)
+    prover.fact("emitted form chosen by rewrite rule (affine map: a^l q + b (a^l − 1)/(a − 1), the geometric sum "
+                "computed as expm1(l log1p(a − 1))/(a − 1), in logarithms where a^l overflows)", "symbolic (proven equal below)")
+    prover.symbolic("the emitted form equals the derived form", F.to_elementary(impl) - derived)
+    limits = {}
+    for name in d.removable:
+        (val,) = [x for x in sp.solve(a - 1, syms[name]) if x.is_positive is not False]
+        lim = v + n * b.subs(syms[name], val)
+        prover.symbolic(f"at {name} = {sp.sstr(val)} (slope 1, a removable singularity) the limit of the derived form "
+                        f"is {sp.sstr(lim)}", lim - sp.limit(derived, syms[name], val))
+        b_val = b.subs(syms[name], val)
+        prover.symbolic("the emitted form equals the limit there (its geometric sum is Geom(1, l) = l)",
+                        v + b_val * F.Geom(sp.S.One, n) - lim)
+        limits[name] = (val, lim)
+    defining = sp.Eq(Q(n), sp.Function(d.of)(Q(n - 1)))
+    return Derivation(result, derived, impl, defining, limits, tuple(prover.steps))
+
+
+# -- implicit roots ------------------------------------------------------------------------------------
+
+def _derive_root(result: Result, d: Root, registry: dict):
+    from learndyn.derive.derivation import Derivation
+
+    prover = Prover(result.name)
+    x = d.variable
+    reals = tuple(p.symbol for p in result.params if p.kind == "real")
+    spec = SolverSpec(result.name, x, d.equation, d.bracket[0], d.bracket[1], d.guess, reals)
+    solvers = solvers_of(registry) + (spec,)
+    outputs = dict(d.outputs)
+    unknowns = {s.name: s for eq in d.equations for s in eq.free_symbols if s.name in outputs}
+    points = _points(result)
+    lo_x, hi_x = d.variable_range or (None, None)
+    root_x = solved(result.name)(*reals)
+    # 1. the outputs at the root satisfy every defining equation
+    for eq in d.equations:
+        residual = _inline(eq.lhs - eq.rhs, registry).subs({unknowns[k]: outputs[k] for k in unknowns}, simultaneous=True)
+        label = f"the outputs satisfy {sp.sstr(eq)}"
+        try:
+            identical = sp.simplify(F.to_elementary(residual)) == 0
+        except Exception:  # noqa: BLE001
+            identical = False
+        if identical:
+            prover.fact(label + f" for every {x}", "symbolic (SymPy simplifies the residual to 0)")
+            continue
+        worst, ratios = mpmath.mpf(0), []
+        for pt in points:
+            xr = mp_value(root_x, pt, solvers)
+            r = mp_value(residual, {**pt, x.name: xr}, solvers)
+            scale = max(abs(mp_value(s, {**pt, x.name: xr}, solvers)) for s in sp.Add.make_args(sp.expand(residual))) or 1
+            worst = max(worst, abs(r) / scale)
+            for frac in ("0.25", "0.5", "0.75"):
+                lo = mp_value(d.bracket[0], pt)
+                hi = mp_value(d.bracket[1], pt)
+                xs = lo + (min(hi, xr * 4 + 1) - lo) * mpmath.mpf(frac)
+                ev = mp_value(d.equation, {**pt, x.name: xs}, solvers)
+                if ev != 0:
+                    ratios.append(mp_value(residual, {**pt, x.name: xs}, solvers) / ev)
+        if worst > mpmath.mpf(10) ** -(DPS - 12):
+            raise DerivationError(f"{result.name}: {label} fails at the root (relative residual {mpmath.nstr(worst, 3)})")
+        signs = {mpmath.sign(r) for r in ratios}
+        if 0 in signs or len(signs) != 1:
+            raise DerivationError(f"{result.name}: the residual of {sp.sstr(eq)} is not a fixed-sign multiple of the emitted equation")
+        prover.fact(label + " exactly where the emitted equation vanishes",
+                    f"numeric (residual below {mpmath.nstr(worst, 2) if worst else '0'} relative at the mpmath root, at "
+                    f"{len(points)} seeded points at {DPS} digits; the residual is a multiple of fixed sign of the emitted "
+                    f"equation at {len(ratios)} points of the bracket)")
+    # 2. existence and uniqueness: increasing, with a sign change on the bracket
+    slope = sp.diff(d.equation, x)
+    worst_slope = mpmath.inf
+    for pt in points:
+        lo, hi = mp_value(d.bracket[0], pt), mp_value(d.bracket[1], pt)
+        top = hi if hi != mpmath.inf else mpmath.mpf(10) ** 8
+        f_lo, f_hi = mp_value(d.equation, {**pt, x.name: lo}, solvers), mp_value(d.equation, {**pt, x.name: top}, solvers)
+        if not (f_lo <= 0 <= f_hi):
+            raise DerivationError(f"{result.name}: the emitted equation does not change sign on the bracket at {pt} ({f_lo}, {f_hi})")
+        for k in range(1, 8):
+            xs = lo + (top - lo) * (mpmath.mpf(k) / 8) ** 3
+            val = mp_value(slope, {**pt, x.name: xs}, solvers)
+            worst_slope = min(worst_slope, val)
+            if not val > 0:
+                raise DerivationError(f"{result.name}: the emitted equation is not increasing at {x} = {xs}, {pt}")
+    hi_text = sp.sstr(d.bracket[1]) if d.bracket[1] != sp.oo else "1e8"
+    prover.fact(f"the emitted equation is increasing in {x} and changes sign on [{sp.sstr(d.bracket[0])}, {hi_text}], "
+                f"so the root exists and is unique", f"numeric (signs at the ends and the derivative at 7 points inside, at "
+                f"{len(points)} seeded points at {DPS} digits)")
+    names = [k for k, _ in d.outputs]
+    exprs = [v.subs(x, root_x) for _, v in d.outputs]
+    impl = exprs[0]
+    outs = tuple(zip(names, exprs)) if len(names) > 1 else ()
+    if result.implementation is not None and not outs:
+        _numeric_equal(prover, "the emitted (stable) form equals the output at the root", result.implementation, impl,
+                       points, solvers)
+        impl = result.implementation
+    defining = sp.And(*d.equations) if len(d.equations) > 1 else d.equations[0]
+    derived = exprs[0] if not outs else None
+    return Derivation(result, derived, impl, defining, {}, tuple(prover.steps), outputs=outs, solver=spec)
+
+
+# -- composites of earlier results -------------------------------------------------------------------------
+
+def _derive_composite(result: Result, d: Composite, registry: dict):
+    from learndyn.derive.derivation import Derivation
+
+    prover = Prover(result.name)
+    solvers = solvers_of(registry)
+    points = _points(result)
+    derived = _inline(d.expr, registry).doit()
+    derived = sp.simplify(derived)
+    prover.fact(f"{d.unknown} = {sp.sstr(derived)}", "symbolic (earlier results substituted, derivatives taken by SymPy)")
+    if result.published is not None:
+        _equal(prover, "the derived form equals the published form", derived, _inline(result.published, registry), points, solvers)
+    impl = derived
+    if result.implementation is not None:
+        impl = result.implementation
+        _equal(prover, "the emitted (stable) form equals the derived form", impl, derived, points, solvers)
+    return Derivation(result, derived, impl, sp.Eq(sp.Symbol(d.unknown), d.expr), {}, tuple(prover.steps))
+
+
+# -- free products (spectra of Jacobians) ----------------------------------------------------------------
+
+def _s_transform_slope(X, prover: Prover, label: str) -> sp.Expr:
+    """``S'(0)`` of a unit-mean spectral law from its first two moments (series reversion of ``ψ``)."""
+    from sympy.stats import E
+
+    m1 = sp.simplify(E(X))
+    m2 = sp.simplify(E(X**2))
+    prover.symbolic(f"{label}: unit mean", m1 - 1, "sympy.stats expectation")
+    z, w, a1, a2 = sp.symbols("z w a1 a2")
+    psi = m1 * z + m2 * z**2
+    chi = a1 * w + a2 * w**2
+    eqs = sp.Poly(sp.expand(psi.subs(z, chi)) - w, w)
+    sol = sp.solve([eqs.coeff_monomial(w), eqs.coeff_monomial(w**2)], [a1, a2], dict=True)[0]
+    S = sp.series((chi.subs(sol)) * (1 + w) / w, w, 0, 2).removeO()
+    slope = sp.simplify(sp.diff(S, w).subs(w, 0))
+    prover.fact(f"{label}: second moment {sp.sstr(m2)}, S(w) = 1 + ({sp.sstr(slope)}) w + O(w²)",
+                "symbolic (sympy.stats moments; ψ(z) = m1 z + m2 z² reversed as a series; S(w) = χ(w)(1 + w)/w)")
+    return slope
+
+
+def _derive_free_product(result: Result, d: FreeProduct, registry: dict):
+    from learndyn.derive.derivation import Derivation
+
+    prover = Prover(result.name)
+    cases = []
+    for value, factors in d.factors:
+        total = sp.S.Zero
+        for X, count in factors:
+            total += count * _s_transform_slope(X, prover, f"{value}: factor {sp.sstr(X)}")
+        variance = sp.factor(sp.simplify(-total))  # factored: L (1 − a)/a, not L/a − L (which cancels as a → 1)
+        prover.fact(f"{value}: the spectrum of the product has variance {sp.sstr(variance)}",
+                    "symbolic (S-transforms of free factors multiply: S = Π S_i^count, so −S'(0) = −Σ count·S_i'(0))")
+        cases.append((value, variance))
+    published = dict(d.published)
+    for value, expr in cases:
+        if value in published:
+            prover.symbolic(f"{value}: the derived form equals the published form", expr - published[value])
+    w = sp.Symbol("w")
+    defining = sp.Eq(sp.Symbol(r"\operatorname{Var}[\lambda(J J^\top)]"),
+                     -sp.Subs(sp.Derivative(sp.Function(r"S_{J J^\top}")(w), w), w, 0))
+    return Derivation(result, cases[0][1], cases[0][1], defining, {}, tuple(prover.steps), cases=tuple(cases))
+
+
+def derive(result: Result, d, registry: dict):
+    if isinstance(d, GaussianMap):
+        return _derive_gaussian(result, d, registry)
+    if isinstance(d, Recurrence):
+        return _derive_recurrence(result, d, registry)
+    if isinstance(d, Root):
+        return _derive_root(result, d, registry)
+    if isinstance(d, Composite):
+        return _derive_composite(result, d, registry)
+    if isinstance(d, FreeProduct):
+        return _derive_free_product(result, d, registry)
+    raise DerivationError(f"{result.name}: unknown kind {type(d).__name__}")
