@@ -9,7 +9,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 __all__ = ["exprel", "expm1", "log1p", "DeepModeTime", "DeepModeTrajectory", "Expectation", "to_elementary",
-           "GaussE", "ReLU", "ShiftedReLU", "Step", "Ndtr", "ReluKernel", "SinMinusXCos", "Geom", "AffineIterate", "MPMATH_FUNCTIONS"]
+           "GaussE", "ReLU", "ShiftedReLU", "Step", "Ndtr", "ReluKernel", "SinMinusXCos", "Geom", "AffineIterate", "HalfErfc", "MPMATH_FUNCTIONS"]
 
 
 class exprel(sp.Function):
@@ -129,6 +129,7 @@ def to_elementary(expr: sp.Expr) -> sp.Expr:
     expr = expr.replace(Ndtr, lambda x: sp.erfc(-x / sp.sqrt(2)) / 2)
     expr = expr.replace(ReluKernel, lambda c: (c * sp.asin(c) + sp.sqrt(1 - c**2)) / sp.pi + c / 2)
     expr = expr.replace(SinMinusXCos, lambda x: sp.sin(x) - x * sp.cos(x))
+    expr = expr.replace(HalfErfc, lambda x: sp.erfc(x) / 2)
     expr = expr.replace(AffineIterate, lambda a, b, q, n: a**n * q + b * (a**n - 1) / (a - 1))
     return expr.replace(Geom, lambda a, n: (a**n - 1) / (a - 1))
 
@@ -299,6 +300,19 @@ class Geom(sp.Function):
         return r"\frac{\left(%s\right)^{%s} - 1}{%s - 1}" % (a, n, a)
 
 
+class HalfErfc(sp.Function):
+    r"""``½ erfc(x)`` as written in the papers, kept whole: SymPy evaluates ``erfc(−x)`` to ``2 − erfc(x)`` on
+    construction (and again when a pickled expression is loaded), which would change a published form."""
+
+    nargs = 1
+
+    def _latex(self, printer, exp=None):
+        return r"\tfrac{1}{2}\operatorname{erfc}\left(%s\right)" % printer._print(self.args[0])
+
+    def _sympystr(self, printer):
+        return "erfc(%s)/2" % printer._print(self.args[0])
+
+
 class AffineIterate(sp.Function):
     r"""``AffineIterate(a, b, q, n) = a^n q + b (a^n − 1)/(a − 1)``: ``n`` steps of ``q ↦ a q + b``."""
 
@@ -318,6 +332,7 @@ MPMATH_FUNCTIONS = {
     "ReluKernel": relu_kernel_mp,
     "SinMinusXCos": lambda x: mpmath.sin(x) - x * mpmath.cos(x),
     "Geom": lambda a, n: mpmath.mpf(int(n)) if a == 1 else (a ** int(n) - 1) / (a - 1),
+    "HalfErfc": lambda x: mpmath.erfc(x) / 2,
     "AffineIterate": lambda a, b, q, n: a ** int(n) * q + b * (mpmath.mpf(int(n)) if a == 1 else (a ** int(n) - 1) / (a - 1)),
     "exprel": lambda z: mpmath.mpf(1) if z == 0 else mpmath.expm1(z) / z,
 }

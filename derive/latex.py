@@ -20,8 +20,36 @@ def _symbol_names(result: Result) -> dict:
     return {p.symbol: p.tex for p in result.params}
 
 
+def _notation() -> dict[str, str]:
+    """LaTeX for calls of earlier results (their ``symbol_tex``) and for solved variables (``θ^*``)."""
+    from learndyn.derive.declaration import Root
+    from learndyn.derive.printer import SOLVED_PREFIX
+    from learndyn.derive.registry import families
+
+    table = {}
+    for fam in families():
+        for r in fam.results:
+            table[r.name] = r.symbol_tex
+            if isinstance(r.definition, Root):
+                table[SOLVED_PREFIX + r.name] = sp.latex(r.definition.variable) + "^*"
+    return table
+
+
 def latex_expr(expr: sp.Basic, result: Result) -> str:
-    return sp.latex(expr, symbol_names=_symbol_names(result), ln_notation=True)
+    from sympy.core.function import AppliedUndef
+
+    table = _notation()
+    names = dict(_symbol_names(result))
+
+    def named(e):
+        tex = table[type(e).__name__]
+        args = ", ".join(sp.latex(a, symbol_names=names) for a in e.args)
+        sym = sp.Symbol(f"_call{len(names)}")
+        names[sym] = tex if tex.endswith("^*") or "(" in tex else rf"{tex}\left({args}\right)"
+        return sym
+
+    expr = expr.replace(lambda e: isinstance(e, AppliedUndef) and type(e).__name__ in table, named)
+    return sp.latex(expr, symbol_names=names, ln_notation=True)
 
 
 def _esc(text: str) -> str:
@@ -31,7 +59,10 @@ def _esc(text: str) -> str:
     for uni, tex in {"½": r"$\tfrac12$", "ŷ": r"$\hat y$", "Σ": r"$\Sigma$", "ᵀ": r"$^\top$", "≥": r"$\ge$", "≤": r"$\le$",
                      "·": r"$\cdot$", "√": r"$\surd$", "∈": r"$\in$", "−": "-", "—": "---", "→": r"$\to$", "²": r"$^2$",
                      "ω": r"$\omega$", "ρ": r"$\rho$", "α": r"$\alpha$", "ξ": r"$\xi$", "γ": r"$\gamma$", "λ": r"$\lambda$", "μ": r"$\mu$",
-                     "σ": r"$\sigma$", "ε": r"$\varepsilon$", "τ": r"$\tau$", "∫": r"$\int$"}.items():
+                     "σ": r"$\sigma$", "ε": r"$\varepsilon$", "τ": r"$\tau$", "∫": r"$\int$",
+                     "x̂": r"$\hat x$", "\u0302": "", "φ": r"$\phi$", "‖": r"$\|$", "∞": r"$\infty$", "θ": r"$\theta$",
+                     "Φ": r"$\Phi$", "χ": r"$\chi$", "π": r"$\pi$", "ψ": r"$\psi$", "Π": r"$\Pi$", "κ": r"$\kappa$",
+                     "–": "--"}.items():
         out = out.replace(uni, tex)
     return out
 

@@ -134,6 +134,9 @@ class LearndynTorchPrinter(TorchPrinter):
     def _print_Geom(self, expr):
         return f"_special.geometric_sum({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
+    def _print_HalfErfc(self, expr):
+        return f"(0.5*torch.special.erfc({self._print(expr.args[0])}))"
+
     def _print_AffineIterate(self, expr):
         return f"_special.affine_iterate({', '.join(self._print(a) for a in expr.args)})"
 

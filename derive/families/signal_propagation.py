@@ -19,7 +19,7 @@ from learndyn.derive.declaration import (
     ChoiceParam, Claim, Composite, Family, FreeProduct, GaussianMap, Interval, IntParam, Param, Recurrence, Result,
     Root, Solve, Source, ref, solved_variable,
 )
-from learndyn.derive.functions import GaussE, Ndtr, ReLU, ReluKernel, ShiftedReLU, SinMinusXCos, Step
+from learndyn.derive.functions import GaussE, HalfErfc, Ndtr, ReLU, ReluKernel, ShiftedReLU, SinMinusXCos, Step
 
 INF = math.inf
 SQRT2 = math.sqrt(2.0)
@@ -205,7 +205,7 @@ shifted_relu_active_fraction = Result(
     title="Active fraction of shifted ReLU units",
     params=(Q_POS, ALPHA),
     definition=GaussianMap("p", GaussE(Step(sp.sqrt(q_pos) * z + alpha), z)),
-    published=sp.erfc(-alpha / sp.sqrt(2 * q_pos), evaluate=False) / 2,
+    published=HalfErfc(-alpha / sp.sqrt(2 * q_pos)),
     symbol_tex="p(q)",
     assumptions=(MEAN_FIELD, "φ(x) = max(0, x + α) − α, active (φ' = 1) where x > −α",
                  "emitted as Φ(α/√q): exact also for large negative α/√q, where 1 − ½ erfc(α/√(2q)) is 0"),
