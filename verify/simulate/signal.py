@@ -30,8 +30,11 @@ Jacobian (:func:`jacobian_spectrum`, noise-free, square ``N × N`` weights at ev
 
 with Gaussian ``W_ij ~ N(0, σ_w²/N)`` or orthogonal ``W = σ_w O`` (``O`` Haar). At criticality
 ``σ_w² a = 1`` (``a`` the active fraction) the eigenvalues of ``J Jᵀ`` have mean 1 and, as ``N → ∞``,
-variance ``L (1 − a)/a`` (orthogonal) or ``L/a`` (Gaussian); at finite ``N`` both carry a relative bias of
-order ``L/N`` (see the tests).
+variance ``L (1 − a)/a`` (orthogonal) or ``L/a`` (Gaussian); at finite ``N`` the mean over networks of
+``second_moment − mean²`` lies above these by a relative ``≈ 2 L/N`` (measured: ``1.9 L/N`` Gaussian,
+``1.4 … 2.8 L/N`` orthogonal, ReLU, ``N = 250 … 1000``, ``L ≤ 8``), mostly ``Var(mean) = O(L/N)``.
+``E[mean] = (σ_w²/2)^L`` exactly at every ``N`` (ReLU, ``σ_b = 0``): flipping the sign of row ``i`` of ``W^l``
+preserves both weight laws, flips ``h^l_i`` and leaves ``|row_i(J)|²`` unchanged.
 """
 
 from __future__ import annotations
@@ -147,9 +150,11 @@ def propagate(
     (``ε = 1``), ``"dropout"`` (needs ``keep`` ``∈ (0, 1]``: ``ε = 1/keep`` with probability ``keep``, else 0;
     ``μ2 = 1/keep``) or ``"gaussian"`` (needs ``noise_std ≥ 0``: ``ε ~ N(1, noise_std²)``,
     ``μ2 = 1 + noise_std²``); ``ε`` is independent per network, unit, input and layer. ``additive_eps ≥ 0``
-    is the variance of the additive ``ξ`` (same independence). Expected maps: module docstring.
+    is the variance of the additive ``ξ`` (same independence). ``keep = 1``, ``noise_std = 0`` and
+    ``additive_eps = 0`` draw no noise: the noise-free network, draw for draw. Expected maps: module docstring.
 
-    Works in float64, networks batched in chunks (``< 1 GB``); all draws come from
+    Works in float64, networks batched in chunks of about 256 MB of weights (one network at a time when one
+    weight matrix is larger; cost ``O(depth · networks · N²)`` normal draws); all draws come from
     ``torch.Generator(device).manual_seed(seed)``, so the result is deterministic given the arguments and
     the device (``device`` defaults to CUDA if available). Returns a :class:`Propagation`. Raises
     ``ValueError`` naming the parameter for a bad ``x``, ``depth``, ``width``, ``networks``, ``sigma_w ≤ 0``,
@@ -215,7 +220,7 @@ def propagate(
 
 
 def _haar_orthogonal(c: int, n: int, gen: torch.Generator, dev: torch.device) -> Tensor:
-    """(c, n, n) Haar-orthogonal: ``Q`` of ``G = Q R`` (``G`` Gaussian) with the columns' signs set by ``sign(diag R)``."""
+    """(c, n, n) Haar-orthogonal matrices: ``Q diag(sign(diag R))`` from ``G = Q R``, ``G`` Gaussian."""
     g = torch.randn((c, n, n), generator=gen, dtype=torch.float64, device=dev)
     q, r = torch.linalg.qr(g)
     sign = torch.where(torch.diagonal(r, dim1=-2, dim2=-1) < 0, -1.0, 1.0)
@@ -245,8 +250,9 @@ def jacobian_spectrum(
         J = W^L D^{L−1} ⋯ W¹ D⁰,   D^l = diag(φ'(h^l)),   φ'(h) = [h > −α]
 
     and, per network, ``mean = ‖J‖_F²/N = (1/N) tr J Jᵀ``, ``second_moment = ‖J Jᵀ‖_F²/N = (1/N) tr (J Jᵀ)²``
-    (no eigendecomposition), ``variance = second_moment − mean²``. Float64, networks chunked (``< 1 GB``),
-    draws from ``torch.Generator(device).manual_seed(seed)``; cost ``O(depth · N³)`` per network.
+    (no eigendecomposition) and ``variance = second_moment − mean²``. Float64, networks chunked (``< 1 GB``
+    for ``N ≲ 4000``), draws from ``torch.Generator(device).manual_seed(seed)``; cost ``O(depth · N³)`` per
+    network (orthogonal weights add one QR per layer).
     Returns a :class:`JacobianSpectrum`; raises ``ValueError`` naming the parameter for a bad ``depth``,
     ``width``, ``networks``, ``weights``, ``sigma_w ≤ 0``, ``sigma_b < 0``, ``q0 ≤ 0`` or non-finite ``alpha``.
     """
