@@ -6,8 +6,8 @@
 >>> f(t=100.0, x=1.0, y=2.0, u0=1e-3, lr=0.01)
 >>> learndyn.result("scalar_trajectory").proof          # declaration, derivation and proof record
 """
-from learndyn.api import claims, family_of, function, result, results
+from learndyn.api import claims, family_of, figure_data, function, result, results
 from learndyn.domain import DomainError
 
-__all__ = ["results", "function", "result", "claims", "family_of", "DomainError", "__version__"]
+__all__ = ["results", "function", "result", "claims", "family_of", "figure_data", "DomainError", "__version__"]
 __version__ = "0.1.0"

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from learndyn.generated import CLAIMS, FAMILIES, MODULE_OF
 
-__all__ = ["results", "function", "result", "claims", "family_of", "unknown_name_error"]
+__all__ = ["results", "function", "result", "claims", "family_of", "unknown_name_error", "figure_data"]
 
 
 def unknown_name_error(name: str, kind: str = "result") -> KeyError:
@@ -63,3 +63,12 @@ def claims(family: str | None = None) -> list:
 
     fams = [family] if family is not None else list(FAMILIES)
     return [c for f in fams for c in get_family(f).claims]
+
+
+def figure_data(name: str, **options) -> dict:
+    """The data behind a seed figure, theory beside simulation, as a JSON-able dict (see
+    :mod:`learndyn.verify.figure_data`): ``"variance_dynamics"``, ``"correlation_dynamics"`` and
+    ``"fixed_point_vs_noise"`` (seed 001)."""
+    from learndyn.verify.figure_data import figure_data as _figure_data
+
+    return _figure_data(name, **options)

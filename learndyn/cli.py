@@ -221,10 +221,45 @@ def eval_cmd(name: str, assignments: tuple[str, ...]) -> None:
         value = fn(**kwargs)
     except ValueError as exc:
         raise click.ClickException(str(exc))
-    if value.dim() == 0:
+    if hasattr(value, "_asdict"):  # several outputs (a NamedTuple)
+        click.echo(json.dumps({k: (float(v) if v.dim() == 0 else v.tolist()) for k, v in value._asdict().items()}))
+    elif value.dim() == 0:
         click.echo(repr(float(value)))
     else:
         click.echo(json.dumps(value.tolist()))
+
+
+@main.command("data")
+@click.argument("figure", required=False)
+@click.option("--seed", default=0, show_default=True, help="Seed of the simulated networks.")
+@click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
+@click.option("--networks", default=None, type=int, help="Networks per simulated curve (default 8).")
+@click.option("--width", default=None, type=int, help="Width of the simulated networks (default 1000).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON to FILE.")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+def data_cmd(figure, seed, device, networks, width, output, force) -> None:
+    """The data behind a seed figure (theory and simulation) as JSON; without FIGURE, list the figures."""
+    from learndyn.verify.figure_data import FIGURES, figure_data
+    from learndyn.verify.runner import default_device
+
+    if figure is None:
+        for name, fn in FIGURES.items():
+            click.echo(f"{name}: {(fn.__doc__ or '').strip().splitlines()[0]}")
+        return
+    if figure not in FIGURES:
+        raise click.ClickException(f"unknown figure {figure!r}; known: {', '.join(FIGURES)}")
+    options = {}
+    if figure != "fixed_point_vs_noise":
+        options = dict(seed=seed, device=device or default_device())
+        options.update({k: v for k, v in (("networks", networks), ("width", width)) if v is not None})
+    if output is not None and output.exists() and not force:
+        raise click.ClickException(f"{output} exists; pass --force to overwrite it")
+    text = json.dumps(figure_data(figure, **options), indent=1)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}")
 
 
 if __name__ == "__main__":

@@ -65,3 +65,37 @@ def test_simulation_check_fails_for_a_wrong_theory(name: str) -> None:
 def test_claims_hold(name: str) -> None:
     c = SIGNAL_CLAIMS[name](CPU)
     assert c.passed, c.failure
+
+
+def test_figure_data_for_seed_001() -> None:
+    fp = learndyn.figure_data("fixed_point_vs_noise", points=5)
+    dropout = fp["series"][0]
+    assert dropout["fixed_point"][0] == 1.0 and dropout["depth_scale"][0] == float("inf")
+    assert all(a > b for a, b in zip(dropout["fixed_point"], dropout["fixed_point"][1:]))
+    var = learndyn.figure_data("variance_dynamics", depth=3, width=300, networks=4)
+    assert {(s["noise"], s["sigma_w_over_critical"]) for s in var["series"]} == {
+        (k, f) for k in ("dropout", "gaussian") for f in (0.9, 1.0, 1.1)}
+    critical = [s for s in var["series"] if s["sigma_w_over_critical"] == 1.0]
+    assert all(s["theory"] == pytest.approx([s["theory"][0]] * 3, rel=1e-12) for s in critical)
+    corr = learndyn.figure_data("correlation_dynamics", depth=3, width=300, networks=4, cosines=(0.5,))
+    assert [s["noise"] for s in corr["series"]] == ["none", "dropout", "gaussian"]
+    with pytest.raises(KeyError, match="unknown figure"):
+        learndyn.figure_data("phase_diagram")
+
+
+def test_cli_data_lists_and_writes(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = str(Path(sys.executable).with_name("learndyn"))
+    listing = subprocess.run([exe, "data"], capture_output=True, text=True, check=True).stdout
+    assert "variance_dynamics" in listing and "fixed_point_vs_noise" in listing
+    out = tmp_path / "fp.json"
+    subprocess.run([exe, "data", "fixed_point_vs_noise", "-o", str(out)], capture_output=True, text=True, check=True)
+    assert json.loads(out.read_text())["figure"] == "fixed_point_vs_noise"
+    again = subprocess.run([exe, "data", "fixed_point_vs_noise", "-o", str(out)], capture_output=True, text=True)
+    assert again.returncode != 0 and "--force" in again.stderr
+    bad = subprocess.run([exe, "data", "nope"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown figure" in bad.stderr
