@@ -359,7 +359,8 @@ def test_claims_are_listed_beside_real_results() -> None:
     assert {c.name for c in cs} == {
         "depth_independent_time_from_order_one_start", "time_grows_with_depth_from_small_gain",
         "stable_lr_shrinks_with_depth", "modes_learned_in_order_of_strength",
-        "noise_lowers_plateau_not_growth", "equivalent_decay_is_slower", "weight_decay_removes_imbalance"}
+        "noise_lowers_plateau_not_growth", "equivalent_decay_is_slower", "weight_decay_removes_imbalance",
+        "additive_noise_has_no_critical_point", "noise_limits_depth"}
 
 
 # -------------------------------------------------------------- numerical edge cases (scalar net)
