@@ -87,6 +87,8 @@ def _sim_points(name: str, only: tuple[str, ...]):
 
 def _assert_z(name: str, mean: float, se: float, allowance: float, worst: _Worst, where: str) -> None:
     z = (abs(mean) - allowance) / se if se > 0 else (math.inf if abs(mean) > allowance else 0.0)
+    if abs(mean) >= worst.details.get("largest_mean_deviation", -1.0):
+        worst.details.update(largest_mean_deviation=abs(mean), its_standard_error=se, its_allowance=allowance, where=where)
     worst.z = max(worst.z, z)
     worst.examples += 1
     if z > K_SE:
