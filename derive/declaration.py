@@ -276,7 +276,6 @@ class Root(Definition):
     equation: sp.Expr
     outputs: tuple[tuple[str, sp.Expr], ...]
     guess: sp.Expr | None = None
-    variable_range: tuple[float, float] | None = None
     kind: str = "root"
 
 

@@ -7,7 +7,6 @@ Every step is recorded by a :class:`~learndyn.derive.proof.Prover` as ``symbolic
 from __future__ import annotations
 
 import functools
-import math
 import random
 from dataclasses import dataclass
 
@@ -419,7 +418,6 @@ def _derive_root(result: Result, d: Root, registry: dict):
     outputs = dict(d.outputs)
     unknowns = {s.name: s for eq in d.equations for s in eq.free_symbols if s.name in outputs}
     points = _points(result)
-    lo_x, hi_x = d.variable_range or (None, None)
     root_x = solved(result.name)(*reals)
     # 1. the outputs at the root satisfy every defining equation
     for eq in d.equations:

@@ -35,14 +35,20 @@ def _exact(v):
     return sp.Rational(v) if isinstance(v, float) else v  # exact binary value
 
 
+def _at_removable_singularity(d: Derivation, point: dict, expr: sp.Expr) -> sp.Expr:
+    """``expr``, or the limit the derivation recorded where ``point`` lies exactly on a removable singularity."""
+    syms = d.result.symbols
+    for name, (val, lim) in d.limits.items():
+        at = val.subs({syms[k]: _exact(v) for k, v in point.items() if k in syms and not isinstance(v, str)})
+        if sp.simplify(at - _exact(point[name])) == 0:
+            return lim
+    return expr
+
+
 def _closed_form(d: Derivation, point: dict) -> mpmath.mpf:
     r = d.result
     syms = r.symbols
-    expr = d.derived
-    for name, (val, lim) in d.limits.items():
-        at = val.subs({syms[k]: _exact(v) for k, v in point.items() if k in syms and not isinstance(v, str)})
-        if sp.simplify(at - _exact(point[name])) == 0:  # exactly at the removable singularity
-            expr = lim
+    expr = _at_removable_singularity(d, point, d.derived)
     names = tuple(p.name for p in r.params)
     fn = _lambdified(expr, names, tuple(syms[n] for n in names))
     with mpmath.workdps(DPS + 20):
@@ -126,13 +132,8 @@ def _signal_reference(d: Derivation, point: dict):
         expr = d.derived if d.derived is not None else d.implementation
     if expr.has(sp.erf, sp.erfc):
         expr = maps.ndtr_form(expr)  # proven equal symbolically in the derivation; exact in the tails
-    subs = {}
-    for name, (val, lim) in d.limits.items():
-        syms = d.result.symbols
-        at = val.subs({syms[k]: _exact(v) for k, v in point.items() if k in syms and not isinstance(v, str)})
-        if sp.simplify(at - _exact(point[name])) == 0:
-            expr = lim
-    return _adaptive(lambda dps: maps.mp_value(expr, {**point, **subs}, solvers, dps))
+    expr = _at_removable_singularity(d, point, expr)
+    return _adaptive(lambda dps: maps.mp_value(expr, point, solvers, dps))
 
 
 def reference(d: Derivation, point: dict):

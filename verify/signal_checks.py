@@ -113,47 +113,41 @@ def _variance_deviation(run, theory_next: Callable) -> torch.Tensor:
     return ((q[:, 1:] - pred) / pred).mean(dim=(1, 2))
 
 
-def variance_map_check(config: VerifyConfig, theory: Callable) -> Check:
-    """``variance_map`` one layer at a time, with dropout or Gaussian noise, ``σ_w`` and ``σ_b`` from the
-    simulation ranges (below, at and above criticality); 4 inputs of different norms, depth 4, 16 networks of
-    width 1000. Unbiased at any width, so the tolerance is 5 standard errors."""
+def _one_layer_variance_check(config: VerifyConfig, name: str, noise_param: str, theory_at: Callable,
+                              simulate_noise: Callable, tier: str) -> Check:
+    """A variance map one layer at a time: 4 inputs of different norms, depth 4, 16 networks of width 1000;
+    ``σ_w``, ``σ_b`` and the noise parameter drawn from the simulation ranges (below, at and above
+    criticality). Unbiased at any width, so the tolerance is 5 standard errors."""
     from learndyn.verify.simulate import propagate
 
     worst = _Worst()
 
     def body(ex):
         pt, seed, kind = ex
-        sw, sb, mu2 = pt["sigma_w"], pt["sigma_b"], pt["mu2"]
+        sw, sb, v = pt["sigma_w"], pt["sigma_b"], pt[noise_param]
         x = inputs_with_correlations([0.3, -0.2, 0.6], scales=[0.5, 1.0, 1.5, 2.0], seed=seed)
         run = propagate(x, depth=4, sigma_w=sw, sigma_b=sb, width=WIDTH, networks=NETWORKS, seed=seed,
-                        device=config.device, **noisy(mu2, kind))
-        dev = _variance_deviation(run, lambda q: theory(q=q, sigma_w=sw, sigma_b=sb, mu2=mu2))
-        _assert_z("variance_map", *zscore(dev), 0.0, worst, f"sigma_w={sw:.4g}, sigma_b={sb:.4g}, mu2={mu2:.4g}, {kind}")
+                        device=config.device, **simulate_noise(v, kind))
+        dev = _variance_deviation(run, lambda q: theory_at(q, sw, sb, v))
+        _assert_z(name, *zscore(dev), 0.0, worst, f"sigma_w={sw:.4g}, sigma_b={sb:.4g}, {noise_param}={v:.4g}, {kind}")
 
-    failure = _run_examples(_sim_points("variance_map", ("sigma_w", "sigma_b", "mu2")), body, config, _batches(config))
-    return _row("variance_map", "b: wide noisy ReLU networks", worst, failure, "max z of mean (q' - map(q))/map(q)")
+    failure = _run_examples(_sim_points(name, ("sigma_w", "sigma_b", noise_param)), body, config, _batches(config))
+    return _row(name, tier, worst, failure, "max z of mean (q' - map(q))/map(q)")
+
+
+def variance_map_check(config: VerifyConfig, theory: Callable) -> Check:
+    """``variance_map`` with dropout or Gaussian noise of second moment ``mu2`` (see :func:`_one_layer_variance_check`)."""
+    return _one_layer_variance_check(config, "variance_map", "mu2",
+                                     lambda q, sw, sb, mu2: theory(q=q, sigma_w=sw, sigma_b=sb, mu2=mu2),
+                                     noisy, "b: wide noisy ReLU networks")
 
 
 def additive_noise_variance_map_check(config: VerifyConfig, theory: Callable) -> Check:
-    """``additive_noise_variance_map`` one layer at a time (additive ``ξ ~ N(0, eps)`` per unit and input);
-    as :func:`variance_map_check`."""
-    from learndyn.verify.simulate import propagate
-
-    worst = _Worst()
-
-    def body(ex):
-        pt, seed, _ = ex
-        sw, sb, eps = pt["sigma_w"], pt["sigma_b"], pt["eps"]
-        x = inputs_with_correlations([0.3, -0.2, 0.6], scales=[0.5, 1.0, 1.5, 2.0], seed=seed)
-        run = propagate(x, depth=4, sigma_w=sw, sigma_b=sb, width=WIDTH, networks=NETWORKS, additive_eps=eps,
-                        seed=seed, device=config.device)
-        dev = _variance_deviation(run, lambda q: theory(q=q, sigma_w=sw, sigma_b=sb, eps=eps))
-        _assert_z("additive_noise_variance_map", *zscore(dev), 0.0, worst, f"sigma_w={sw:.4g}, sigma_b={sb:.4g}, eps={eps:.4g}")
-
-    failure = _run_examples(_sim_points("additive_noise_variance_map", ("sigma_w", "sigma_b", "eps")), body, config,
-                            _batches(config))
-    return _row("additive_noise_variance_map", "b: wide ReLU networks, additive noise", worst, failure,
-                "max z of mean (q' - map(q))/map(q)")
+    """``additive_noise_variance_map``: additive ``ξ ~ N(0, eps)`` per unit and input (see
+    :func:`_one_layer_variance_check`)."""
+    return _one_layer_variance_check(config, "additive_noise_variance_map", "eps",
+                                     lambda q, sw, sb, eps: theory(q=q, sigma_w=sw, sigma_b=sb, eps=eps),
+                                     lambda eps, kind: dict(additive_eps=eps), "b: wide ReLU networks, additive noise")
 
 
 def critical_sigma_w_check(config: VerifyConfig, theory: Callable) -> Check:
