@@ -258,6 +258,54 @@ def correlation_fixed_point_check(config: VerifyConfig, theory: Callable) -> Che
                 "max z of mean c^L - c* beyond allowance")
 
 
+def _slope_check(config: VerifyConfig, name: str, chi_of: Callable) -> Check:
+    """The slope ``χ`` of the correlation map at ``c*`` measured as a secant: two pairs of inputs at cosines
+    ``c* ± 0.3`` (``c¹`` has those means, the first layer being linear), their correlations after the noisy layer
+    ``(c²_a − c²_b)/(c¹_a − c¹_b)`` per network, 64 networks; ``mu2 ∈ [1.2, 3]`` (so ``c* + 0.3 < 1``). Tolerance
+    5 SE plus the secant's own curvature error, ``|secant of correlation_map − its derivative at c*|`` (at most
+    0.004), and ``2/N`` for the ratio and finite width."""
+    from learndyn.verify.simulate import propagate
+
+    worst = _Worst()
+    delta = 0.3
+
+    def body(ex):
+        pt, seed, kind = ex
+        mu2 = min(max(pt["mu2"], 1.2), 3.0)
+        c_star = float(_f("correlation_fixed_point")(mu2=mu2))
+        chi = float(chi_of(mu2))
+        cmap = _f("correlation_map")
+        at = torch.tensor(c_star, dtype=torch.float64, requires_grad=True)
+        (tangent,) = torch.autograd.grad(cmap(c=at, mu2=mu2), at)
+        secant = float(cmap(c=c_star + delta, mu2=mu2) - cmap(c=c_star - delta, mu2=mu2)) / (2 * delta)
+        x = inputs_with_correlations([c_star + delta, c_star - delta], seed=seed)
+        run = propagate(x, depth=2, sigma_w=1.4, sigma_b=0.0, width=WIDTH, networks=4 * NETWORKS, seed=seed,
+                        device=config.device, **noisy(mu2, kind))
+        c = run.correlation
+        slope = (c[:, 1, 0, 1] - c[:, 1, 0, 2]) / (c[:, 0, 0, 1] - c[:, 0, 0, 2])
+        _assert_z(name, *zscore(slope - chi), abs(secant - float(tangent)) + 2.0 / WIDTH, worst,
+                  f"mu2={mu2:.4g}, {kind}, chi={chi:.4g}")
+
+    failure = _run_examples(_sim_points("correlation_slope", ("mu2",)), body, config, _batches(config))
+    return _row(name, "b: wide noisy ReLU networks, secant at c*", worst, failure, "max z of mean secant slope - chi")
+
+
+def correlation_slope_check(config: VerifyConfig, theory: Callable) -> Check:
+    """``correlation_slope`` against the measured secant (see :func:`_slope_check`)."""
+    return _slope_check(config, "correlation_slope", lambda mu2: theory(mu2=mu2))
+
+
+def correlation_depth_scale_check(config: VerifyConfig, theory: Callable) -> Check:
+    """``correlation_depth_scale`` through ``χ = e^{−1/ξ_c}`` against the measured secant (see :func:`_slope_check`)."""
+    return _slope_check(config, "correlation_depth_scale", lambda mu2: math.exp(-1.0 / float(theory(mu2=mu2))))
+
+
+def trainable_depth_check(config: VerifyConfig, theory: Callable) -> Check:
+    """``trainable_depth`` through ``χ = e^{−6/L_max}`` (its definition ``L_max = 6 ξ_c``) against the measured
+    secant (see :func:`_slope_check`); the empirical factor 6 itself is not something a wide network can test."""
+    return _slope_check(config, "trainable_depth", lambda mu2: math.exp(-6.0 / float(theory(mu2=mu2))))
+
+
 # -- shifted ReLU ------------------------------------------------------------------------------------------
 
 def _monte_carlo_z(config: VerifyConfig, seed: int, samples: int = 1_000_000) -> torch.Tensor:
@@ -368,6 +416,9 @@ SIGNAL_CHECKS: dict[str, tuple[Callable[[VerifyConfig, Callable], Check], ...]] 
     "variance_after_depth": (variance_after_depth_check,),
     "correlation_map": (correlation_map_check,),
     "correlation_fixed_point": (correlation_fixed_point_check,),
+    "correlation_slope": (correlation_slope_check,),
+    "correlation_depth_scale": (correlation_depth_scale_check,),
+    "trainable_depth": (trainable_depth_check,),
     "shifted_relu_active_fraction": (shifted_relu_active_fraction_check,),
     "shifted_relu_second_moment": (shifted_relu_second_moment_check,),
     "shifted_relu_critical_point": (shifted_relu_critical_point_check,),
