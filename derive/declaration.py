@@ -85,16 +85,21 @@ class Between:
     b: str | float
     lo: float = 0.0
     hi: float = 1.0
+    #: the value is multiplied by ``√(Π point[name])`` (``c`` between ``−√(q1 q2)`` and ``√(q1 q2)``)
+    scale: tuple[str, ...] = ()
 
     @property
     def anchors(self) -> tuple[str, ...]:
-        return tuple(x for x in (self.a, self.b) if isinstance(x, str))
+        return tuple(x for x in (self.a, self.b) if isinstance(x, str)) + self.scale
 
     def value(self, point: dict, fraction: float) -> float:
         a = point[self.a] if isinstance(self.a, str) else self.a
         b = point[self.b] if isinstance(self.b, str) else self.b
         f = self.lo + (self.hi - self.lo) * fraction
-        return a + (b - a) * f
+        v = a + (b - a) * f
+        for name in self.scale:
+            v = v * math.sqrt(float(point[name])) if isinstance(v, float) else v * sp.sqrt(point[name])
+        return v
 
 
 @dataclass(frozen=True)

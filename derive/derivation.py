@@ -125,7 +125,10 @@ def sample_point(result: Result, rng: random.Random, *, integers: dict | None = 
             a = anchors[spec.a] if isinstance(spec.a, str) else sp.Rational(repr(spec.a))
             b = anchors[spec.b] if isinstance(spec.b, str) else sp.Rational(repr(spec.b))
             f = sp.Rational(repr(spec.lo)) + (sp.Rational(repr(spec.hi)) - sp.Rational(repr(spec.lo))) * frac
-            point[p.name] = a + (b - a) * f
+            v = a + (b - a) * f
+            for name in spec.scale:  # a rational close to v·√(Π anchors), inside the range
+                v = v * sp.Rational(repr(float(sp.sqrt(point[name]))))
+            point[p.name] = v * (1 - sp.Rational(1, 10**12)) if spec.scale else v
     return point
 
 

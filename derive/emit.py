@@ -72,7 +72,12 @@ def build_domain(result: Result):
 
         from learndyn import domain as D
 
-        env = {"math": math, "torch": torch, **{k: getattr(D, k) for k in D.__all__}}
+        import importlib
+
+        from learndyn.derive.printer import RUNTIME_IMPORTS
+
+        env = {"math": math, "torch": torch, **{k: getattr(D, k) for k in D.__all__},
+               **{alias: importlib.import_module(mod) for alias, mod in RUNTIME_IMPORTS.items()}}
         _DOMAIN_CACHE[result] = eval(_domain_code(result, LearndynTorchPrinter()), env)
     return _DOMAIN_CACHE[result]
 

@@ -9,7 +9,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 __all__ = ["exprel", "expm1", "log1p", "DeepModeTime", "DeepModeTrajectory", "Expectation", "to_elementary",
-           "GaussE", "ReLU", "ShiftedReLU", "Step", "Ndtr", "ReluKernel", "SinMinusXCos", "Geom", "AffineIterate", "HalfErfc", "MPMATH_FUNCTIONS"]
+           "GaussE", "BivariateE", "Gram2", "ArcCosKernel", "ReLU", "ShiftedReLU", "Step", "Ndtr", "ReluKernel", "SinMinusXCos", "Geom", "AffineIterate", "HalfErfc", "MPMATH_FUNCTIONS"]
 
 
 class exprel(sp.Function):
@@ -129,6 +129,8 @@ def to_elementary(expr: sp.Expr) -> sp.Expr:
     expr = expr.replace(Ndtr, lambda x: sp.erfc(-x / sp.sqrt(2)) / 2)
     expr = expr.replace(ReluKernel, lambda c: (c * sp.asin(c) + sp.sqrt(1 - c**2)) / sp.pi + c / 2)
     expr = expr.replace(SinMinusXCos, lambda x: sp.sin(x) - x * sp.cos(x))
+    expr = expr.replace(Gram2, lambda q1, q2, c: q1 * q2 - c**2)
+    expr = expr.replace(ArcCosKernel, lambda c, det: (sp.sqrt(det) + sp.atan2(sp.sqrt(det), -c) * c) / (2 * sp.pi))
     expr = expr.replace(HalfErfc, lambda x: sp.erfc(x) / 2)
     expr = expr.replace(AffineIterate, lambda a, b, q, n: a**n * q + b * (a**n - 1) / (a - 1))
     return expr.replace(Geom, lambda a, n: (a**n - 1) / (a - 1))
@@ -160,6 +162,49 @@ class GaussE(sp.Function):
     def _sympystr(self, printer):
         integrand, *zs = self.args
         return "E_{%s}[%s]" % (",".join(printer._print(z) for z in zs), printer._print(integrand))
+
+
+class BivariateE(sp.Function):
+    r"""``BivariateE(f, g, q1, c, q2) = E[f(u_a) g(u_b)]`` with ``(u_a, u_b) ~ N(0, [[q1, c], [c, q2]])``; ``f`` and
+    ``g`` are one-variable ``sp.Lambda``s. A marker in a defining equation: the engine integrates it over the
+    Cholesky factors ``u_a = √q1 z1``, ``u_b = (c/√q1) z1 + √((q1 q2 − c²)/q1) z2`` or, where SymPy cannot,
+    by Price's theorem ``∂_c E[f(u_a) g(u_b)] = E[f'(u_a) g'(u_b)]`` from ``c = 0``."""
+
+    nargs = 5
+
+    def _latex(self, printer, exp=None):
+        f, g = self.args[:2]
+        u = sp.Symbol("u")
+        fa = printer._print(f(sp.Symbol("u_a")))
+        gb = printer._print(g(sp.Symbol("u_b")))
+        return r"\mathbb{E}\left[%s\,%s\right]" % (fa, gb)
+
+    def _sympystr(self, printer):
+        f, g, q1, c, q2 = self.args
+        return "E[%s * %s; q1=%s, c=%s, q2=%s]" % tuple(printer._print(v) for v in (f(sp.Symbol("u_a")), g(sp.Symbol("u_b")), q1, c, q2))
+
+
+class Gram2(sp.Function):
+    r"""``q1 q2 − c²``, the determinant of a 2×2 covariance, computed without cancellation (error-free
+    products) so that it is exact to round-off even for nearly identical or opposite inputs."""
+
+    nargs = 3
+
+    def _latex(self, printer, exp=None):
+        q1, q2, c = (printer._print(v) for v in self.args)
+        return r"\left(%s %s - %s^{2}\right)" % (q1, q2, c)
+
+
+class ArcCosKernel(sp.Function):
+    r"""The ReLU kernel map in terms of the covariance ``c`` and the determinant ``det = q1 q2 − c²``:
+    ``(√det + (π − θ) c)/(2π)`` with ``θ = atan2(√det, c)``, relative-accurate as ``θ → 0`` and ``θ → π`` and
+    with finite gradients there (``∂/∂c = (π − θ + c√det/(q1 q2))/(2π)``, ``∂/∂det = √det/(4π q1 q2)``)."""
+
+    nargs = 2
+
+    def _latex(self, printer, exp=None):
+        c, det = (printer._print(v) for v in self.args)
+        return r"\frac{\sqrt{%s} + \left(\pi - \theta\right) %s}{2\pi}" % (det, c)
 
 
 class ReLU(sp.Function):
@@ -333,6 +378,8 @@ MPMATH_FUNCTIONS = {
     "SinMinusXCos": lambda x: mpmath.sin(x) - x * mpmath.cos(x),
     "Geom": lambda a, n: mpmath.mpf(int(n)) if a == 1 else (a ** int(n) - 1) / (a - 1),
     "HalfErfc": lambda x: mpmath.erfc(x) / 2,
+    "Gram2": lambda q1, q2, c: q1 * q2 - c**2,
+    "ArcCosKernel": lambda c, det: (mpmath.sqrt(det) + mpmath.atan2(mpmath.sqrt(det), -c) * c) / (2 * mpmath.pi),
     "AffineIterate": lambda a, b, q, n: a ** int(n) * q + b * (mpmath.mpf(int(n)) if a == 1 else (a ** int(n) - 1) / (a - 1)),
     "exprel": lambda z: mpmath.mpf(1) if z == 0 else mpmath.expm1(z) / z,
 }

@@ -285,7 +285,12 @@ def _integrate_one(f: sp.Expr, z: sp.Symbol, side: dict):
     for e, lo, hi in pieces:
         if e == 0:
             continue
-        val = sp.integrate(sp.expand(e * _density(z)), (z, lo, hi))
+        integrand = sp.expand(e * _density(z))
+        val = sp.integrate(integrand, (z, lo, hi))
+        if val.has(sp.Integral) or isinstance(val, sp.Piecewise) or val.has(sp.polar_lift):
+            # a Gaussian factor whose exponent's sign SymPy cannot see: combine and factor the exponents
+            combined = sp.powsimp(integrand, combine="exp").replace(sp.exp, lambda arg: sp.exp(sp.factor(arg)))
+            val = sp.integrate(combined, (z, lo, hi)) if combined != integrand else val
         if val.has(sp.Integral) or isinstance(val, sp.Piecewise) or val.has(sp.polar_lift):
             return _Quadrature(const, tuple(pieces), z)
         total += val
@@ -305,6 +310,97 @@ def _expectation(marker: F.GaussE, side: dict):
     return f
 
 
+_CHOL = (sp.Symbol("A_chol", positive=True), sp.Symbol("B_chol", real=True), sp.Symbol("D_chol", positive=True))
+_PRICE_DEPTH = 2
+
+
+def _price_derivative(f: sp.Lambda) -> sp.Lambda:
+    """``f'`` for Price's theorem: ReLU → step → Dirac delta (distributional derivatives), else ``sp.diff``."""
+    (x,), body = f.args
+    if isinstance(body, F.ReLU) and body.args[0] == x:
+        return sp.Lambda(x, F.Step(x))
+    if isinstance(body, F.Step) and body.args[0] == x:
+        return sp.Lambda(x, sp.DiracDelta(x))
+    return sp.Lambda(x, sp.diff(body, x))
+
+
+def _odd(f: sp.Expr, z: sp.Symbol) -> bool:
+    try:
+        return sp.simplify(f.subs(z, -z) + f) == 0
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _closed(val) -> bool:
+    return not isinstance(val, _Quadrature) and not val.has(sp.Integral, sp.polar_lift) and not isinstance(val, sp.Piecewise)
+
+
+def _antiderivative(integrand: sp.Expr, v: sp.Symbol) -> sp.Expr | None:
+    """An antiderivative in ``v`` without case splits: SymPy directly, else with the ``v``-free constant under
+    each square root replaced by a positive symbol (so SymPy knows its sign); checked by differentiation."""
+    cands = [integrand]
+    reps = {}
+    for pw in integrand.atoms(sp.Pow):
+        if pw.exp in (sp.S.Half, -sp.S.Half) and pw.base.has(v):
+            poly = sp.Poly(sp.expand(pw.base), v)
+            const = poly.coeff_monomial(1)
+            if const != 0 and not const.has(v):
+                m = sp.Symbol(f"M{len(reps)}", positive=True)
+                reps[m] = const
+                cands.append(cands[-1].subs(pw.base, pw.base - const + m))
+    for k, cand in enumerate(cands):
+        anti = sp.integrate(cand, v)
+        if anti.has(sp.Integral) or anti.has(sp.Piecewise):
+            continue
+        anti = anti.subs(reps) if k else anti
+        if sp.simplify(sp.diff(anti, v) - integrand) == 0:
+            return anti
+    return None
+
+
+def _bivariate(marker: F.BivariateE, side: dict, prover: Prover, depth: int = 0) -> sp.Expr:
+    """``E[f(u_a) g(u_b)]`` in closed form: over the Cholesky factors where SymPy closes both integrals, else by
+    Price's theorem ``∂_c E[f g] = E[f' g']`` from ``c = 0`` (where the expectation factorises)."""
+    f, g, q1, c, q2 = marker.args
+    a, b, d = _CHOL
+    z1, z2 = sp.symbols("z1 z2", real=True)
+    chol_side = {a: sp.sqrt(q1.subs(side)), b: c.subs(side) / sp.sqrt(q1.subs(side)),
+                 d: sp.sqrt((q1 * q2 - c**2).subs(side) / q1.subs(side))}
+    back = {a: sp.sqrt(q1), b: c / sp.sqrt(q1), d: sp.sqrt(q1 * q2 - c**2) / sp.sqrt(q1)}
+    try:
+        direct = _expectation(F.GaussE(f(a * z1) * g(b * z1 + d * z2), z1, z2), chol_side)
+    except DerivationError:  # the inner integral does not close either
+        direct = None
+    label = f"E[{sp.sstr(f.args[1])} · {sp.sstr(g.args[1])}]"
+    if direct is not None and _closed(direct):
+        val = sp.simplify(sp.powsimp(direct.subs(back), force=True))
+        prover.fact(f"{label} = {sp.sstr(val)}", "symbolic (SymPy integrate over the Cholesky factors u_a = √q1 z1, "
+                    "u_b = (c/√q1) z1 + √(det/q1) z2)")
+        return val
+    if depth >= _PRICE_DEPTH:
+        raise DerivationError(f"SymPy cannot integrate {label}, even after {_PRICE_DEPTH} uses of Price's theorem")
+    fp, gp = _price_derivative(f), _price_derivative(g)
+    slope = _bivariate(F.BivariateE(fp, gp, q1, c, q2), side, prover, depth + 1)
+    at_zero = sp.S.One
+    for h, q in ((f, q1), (g, q2)):
+        z = sp.Symbol("z", real=True)
+        integrand = h(sp.sqrt(q) * z)
+        one = _expectation(F.GaussE(integrand, z), side) if not _odd(integrand, z) else sp.S.Zero
+        if not _closed(one):
+            raise DerivationError(f"SymPy cannot integrate E[{sp.sstr(integrand)}]")
+        at_zero *= one
+    v = sp.Symbol("v_c", real=True)
+    anti = _antiderivative(slope.subs(c, v), v)
+    if anti is None:
+        raise DerivationError(f"SymPy cannot integrate {sp.sstr(slope)} over {c}")
+    val = sp.simplify(at_zero + anti.subs(v, c) - anti.subs(v, 0))
+    prover.fact(f"{label} = {sp.sstr(val)}",
+                f"symbolic (Price's theorem: ∂/∂c {label} = E[f'(u_a) g'(u_b)]; at c = 0 it factorises into "
+                f"{sp.sstr(at_zero)} (SymPy, or 0 for an odd integrand); SymPy integrates the slope from 0 to c and "
+                "the antiderivative is checked by differentiation)")
+    return val
+
+
 def _derive_gaussian(result: Result, d: GaussianMap, registry: dict):
     from learndyn.derive.derivation import Derivation
 
@@ -314,6 +410,8 @@ def _derive_gaussian(result: Result, d: GaussianMap, registry: dict):
     side = {s: sp.Rational(points[0][s.name]) for s in d.expr.free_symbols if s.name in points[0]}
     expr = _inline(d.expr, registry)
     subs, quads = {}, {}
+    for marker in sorted(expr.atoms(F.BivariateE), key=sp.default_sort_key):
+        subs[marker] = _bivariate(marker, side, prover)
     for i, marker in enumerate(sorted(expr.atoms(F.GaussE), key=sp.default_sort_key)):
         val = _expectation(marker, side)
         if isinstance(val, _Quadrature):

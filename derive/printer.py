@@ -131,6 +131,15 @@ class LearndynTorchPrinter(TorchPrinter):
     def _print_SinMinusXCos(self, expr):
         return f"_special.sin_minus_x_cos({self._print(expr.args[0])})"
 
+    def _print_Gram2(self, expr):
+        return f"_special.gram2({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_ArcCosKernel(self, expr):
+        return f"_special.arccos_kernel({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_atan2(self, expr):
+        return f"torch.atan2({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
     def _print_Geom(self, expr):
         return f"_special.geometric_sum({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 

@@ -26,11 +26,20 @@ class ProofStep:
         return f"{self.claim} — {self.method}"
 
 
+def _split_roots(e: sp.Expr) -> sp.Expr:
+    """Square roots of factored products split into products of roots (valid for the positive factors
+    that the symbols' assumptions guarantee), then simplified: ``√((1+2q1)(1+2q2)) = √(1+2q1) √(1+2q2)``."""
+    e = e.replace(lambda x: x.is_Pow and x.exp in (sp.S.Half, -sp.S.Half), lambda x: sp.Pow(sp.factor(x.base), x.exp))
+    return sp.simplify(sp.expand_power_base(e, force=False))
+
+
 def symbolic_zero(expr: sp.Expr) -> bool:
     """True when SymPy can show ``expr == 0`` (cancel, then simplify)."""
     if expr == 0:
         return True
-    for f in (sp.cancel, sp.simplify, lambda e: sp.simplify(e.rewrite(sp.erf)) if e.has(sp.erfc) else e):
+    for f in (sp.cancel, sp.simplify, lambda e: sp.simplify(e.rewrite(sp.erf)) if e.has(sp.erfc) else e,
+              lambda e: sp.simplify(e.replace(sp.acos, lambda x: sp.pi / 2 - sp.asin(x))) if e.has(sp.acos) else e,
+              _split_roots):
         try:
             if f(expr) == 0:
                 return True

@@ -170,7 +170,7 @@ def edge_points(result: Result) -> list[dict]:
     for pt in points:
         for p in result.params:
             if isinstance(p.test, Between):
-                for frac in (1e-12, 0.5, 1 - 1e-9):
+                for frac in ((0.0, 1e-12, 1e-9, 0.5, 1 - 1e-9, 1 - 1e-12, 1.0) if p.test.scale else (1e-12, 0.5, 1 - 1e-9)):
                     q = dict(pt)
                     q[p.name] = p.test.value(pt, frac)
                     out.append(q)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["exprel", "ndtr", "log1p_exp", "sin_minus_x_cos", "relu_kernel", "geometric_sum", "affine_iterate"]
+__all__ = ["exprel", "ndtr", "log1p_exp", "sin_minus_x_cos", "relu_kernel", "gram2", "arccos_kernel", "geometric_sum", "affine_iterate"]
 
 import math
 
@@ -85,6 +85,67 @@ def relu_kernel(c: torch.Tensor) -> torch.Tensor:
     The gradient ``δ/π`` is computed directly (finite at ``c = ±1``, where autograd through the square root
     would give ``inf − inf``)."""
     return _ReluKernel.apply(c)
+
+
+_SPLIT = 134217729.0  # 2^27 + 1: Veltkamp's splitter for float64
+
+
+def _two_product(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``a b = p + e`` exactly (Dekker): ``p`` the rounded product, ``e`` its rounding error."""
+    p = a * b
+    ca, cb = _SPLIT * a, _SPLIT * b
+    a_hi = ca - (ca - a)
+    a_lo = a - a_hi
+    b_hi = cb - (cb - b)
+    b_lo = b - b_hi
+    e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return p, e
+
+
+def gram2(q1: torch.Tensor, q2: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    r"""``q1 q2 − c²`` without cancellation: both products split exactly into value and rounding error
+    (Dekker), so the difference is correct to round-off of the result itself, also when ``c² ≈ q1 q2``
+    (nearly identical or opposite inputs), where the naive form keeps only ``1e-16 q1 q2`` of absolute
+    accuracy. (Valid while the products neither overflow nor underflow; gradients are the plain ones,
+    ``(q2, q1, −2c)``.)"""
+    q1, q2, c = torch.broadcast_tensors(q1, q2, c)
+    with torch.no_grad():
+        p, e = _two_product(q1, q2)
+        s, f = _two_product(c, c)
+        exact = (p - s) + (e - f)
+    naive = q1 * q2 - c * c
+    return naive + (exact - naive).detach()
+
+
+class _ArcCosKernel(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, c, det):
+        s = torch.sqrt(det.clamp(min=0))
+        phi = torch.atan2(s, -c)                               # π − θ, accurate when small (c → −√(q1 q2))
+        big = torch.sqrt(det.clamp(min=0) + c * c)             # √(q1 q2)
+        small = phi < 1.0
+        out = torch.where(small, big * sin_minus_x_cos(torch.where(small, phi, torch.zeros_like(phi))), s + c * phi)
+        ctx.save_for_backward(c, det, phi, s, big)
+        return out / (2 * math.pi)
+
+    @staticmethod
+    def backward(ctx, grad):
+        c, det, phi, s, big = ctx.saved_tensors
+        p = big * big
+        ratio = torch.where(p > 0, s / torch.where(p > 0, p, torch.ones_like(p)), torch.zeros_like(p))
+        return grad * (phi + c * ratio) / (2 * math.pi), grad * ratio / (4 * math.pi)
+
+
+def arccos_kernel(c: torch.Tensor, det: torch.Tensor) -> torch.Tensor:
+    r"""The ReLU kernel map ``E[φ(u_a) φ(u_b)] = (√det + (π − θ) c)/(2π)``, ``θ = atan2(√det, c)``, from the
+    covariance ``c`` and the determinant ``det = q1 q2 − c²`` (carried exactly, see :func:`gram2`).
+
+    With ``δ = π − θ``: ``√(q1 q2) (sin δ − δ cos δ)/(2π)`` for ``δ < 1`` (nearly opposite inputs, where the
+    textbook form cancels to ``≈ δ³``), else ``(√det + c δ)/(2π)``. Gradients are computed directly, finite
+    also at ``det = 0`` (identical inputs), where autograd through ``√det`` would give ``inf · 0``:
+    ``∂/∂c = (δ + c √det/(q1 q2))/(2π)``, ``∂/∂det = √det/(4π q1 q2)``."""
+    c, det = torch.broadcast_tensors(c, det)
+    return _ArcCosKernel.apply(c, det)
 
 
 _GEOM_SERIES = 1e-4

@@ -12,11 +12,27 @@ Family 3 (signal propagation): :func:`propagate` (second moments ``Q^l_ab`` of t
 random ReLU / shifted-ReLU networks with dropout, multiplicative Gaussian or additive noise, many networks
 batched) and :func:`jacobian_spectrum` (mean and variance of the spectrum of ``J Jᵀ``, ``J = ∂h^L/∂h⁰``, for
 noise-free networks with Gaussian or orthogonal weights).
+
+Family 4 (NTK, seed 004; neural-tangents' parameterisation): :func:`empirical_kernels` (per-network NNGP and NTK
+of finite-width ReLU / erf networks, the NTK contracted from ``torch.func`` gradients), :func:`train_mse`
+(full-batch GD on ``1/(2 n k) ‖f(X) − Y‖²_F``, many networks batched, with each one's initial NTK),
+:func:`init_params` / :func:`forward` (the networks both draw) and :func:`digits_dataset` (scikit-learn's
+``load_digits``, normalised; optional dependency).
 """
 
 from .autoencoder import AutoencoderRun, CovarianceData, covariance_dataset, simulate_autoencoder
 from .deep_linear import Dataset, DeepLinearRun, simulate_deep_linear, whitened_dataset
 from .dropout import DropoutHits, DropoutRun, dropout_hitting_times, simulate_dropout
+from .ntk import (
+    DigitsData,
+    EmpiricalKernels,
+    MSETraining,
+    digits_dataset,
+    empirical_kernels,
+    forward,
+    init_params,
+    train_mse,
+)
 from .scalar import ScalarRun, simulate_scalar_network
 from .signal import JacobianSpectrum, Propagation, jacobian_spectrum, propagate
 
@@ -25,18 +41,26 @@ __all__ = [
     "CovarianceData",
     "Dataset",
     "DeepLinearRun",
+    "DigitsData",
     "DropoutHits",
     "DropoutRun",
+    "EmpiricalKernels",
     "JacobianSpectrum",
+    "MSETraining",
     "Propagation",
     "ScalarRun",
     "covariance_dataset",
+    "digits_dataset",
     "dropout_hitting_times",
+    "empirical_kernels",
+    "forward",
+    "init_params",
     "jacobian_spectrum",
     "propagate",
     "simulate_autoencoder",
     "simulate_deep_linear",
     "simulate_dropout",
     "simulate_scalar_network",
+    "train_mse",
     "whitened_dataset",
 ]
