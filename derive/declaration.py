@@ -14,13 +14,14 @@ from typing import Callable, Mapping, Sequence
 
 import sympy as sp
 
-from learndyn.domain import ChoiceParam, Interval, IntParam
+from learndyn.domain import ArrayParam, ChoiceParam, Interval, IntParam
 
 __all__ = [
     "Param", "Relation", "Source", "Result", "Claim", "Family",
     "ODE", "SeparableTime", "ClosedForm", "Implicit", "Interval", "IntParam", "ChoiceParam",
     "Between", "Solve", "RandomClock", "UpperBound",
-    "GaussianMap", "Recurrence", "Root", "Composite", "FreeProduct", "ref", "solved_variable",
+    "GaussianMap", "Recurrence", "Root", "Composite", "FreeProduct", "KernelComposition", "ArrayParam", "ref",
+    "solved_variable",
 ]
 
 
@@ -53,6 +54,8 @@ class Param:
             return "int"
         if isinstance(self.domain, ChoiceParam):
             return "choice"
+        if isinstance(self.domain, ArrayParam):
+            return "array"
         return "real"
 
     @property
@@ -60,7 +63,7 @@ class Param:
         """The SymPy symbol, with assumptions read off the domain (``positive`` where ``lo >= 0`` and open)."""
         if self.kind == "int":
             return sp.Symbol(self.name, integer=True, positive=self.domain.lo >= 1)
-        if self.kind == "choice":
+        if self.kind in ("choice", "array"):
             return sp.Symbol(self.name)
         d = self.domain
         assumptions: dict = {"real": True}
@@ -307,6 +310,24 @@ class FreeProduct(Definition):
     factors: tuple[tuple[str, tuple[tuple[sp.Basic, sp.Expr], ...]], ...]
     published: tuple[tuple[str, sp.Expr], ...] = ()
     kind: str = "free_product"
+
+
+@dataclass(frozen=True)
+class KernelComposition(Definition):
+    r"""The readout kernel of a fully-connected network (``output``: ``"nngp"`` or ``"ntk"``), composed layer by layer.
+
+    Input kernel ``K⁰ = x1 x2ᵀ/d``; ``hidden_layers`` blocks of a dense layer (``K ↦ σ_w² K + σ_b²``,
+    ``Θ ↦ K + σ_w² Θ``, ``Θ⁰ = 0``) then an activation (``K ↦ T(K)``, ``Θ ↦ Ṫ(K) ⊙ Θ``); then a dense readout.
+    ``maps`` names, per value of the categorical parameter ``choice``, the earlier results ``(T, Ṫ)``; the
+    emitted layer evaluates their stable forms with the carried ``det = q1 q2 − c²`` in place of a recomputed
+    one. ``carried`` gives per activation the stable forms of ``det_T = T11 T22 − T12²`` and
+    ``dist_T = T11 + T22 − 2 T12`` in the symbols ``q1, q2, c, det`` (proven equal to the maps' values)."""
+
+    output: str
+    choice: str
+    maps: tuple[tuple[str, tuple[str, str]], ...]
+    carried: tuple[tuple[str, tuple[sp.Expr, sp.Expr]], ...]
+    kind: str = "kernel_composition"
 
 
 @dataclass(frozen=True)

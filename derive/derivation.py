@@ -53,6 +53,8 @@ class Derivation:
     cases: tuple = ()
     #: the solver of an implicit result (:class:`learndyn.derive.maps.SolverSpec`), emitted as ``_solve_NAME``
     solver: object = None
+    #: a kernel composition's layer per activation: ``((value, ((name, expr), …)), …)`` in ``q1, q2, c, det``
+    layers: tuple = ()
 
     @property
     def name(self) -> str:

@@ -16,7 +16,7 @@ import sympy as sp
 from learndyn.derive.declaration import Family, Result
 from learndyn.derive.derivation import Derivation
 from learndyn.derive.printer import RUNTIME_IMPORTS, LearndynTorchPrinter
-from learndyn.domain import ChoiceParam, Interval, IntParam
+from learndyn.domain import ArrayParam, ChoiceParam, Interval, IntParam
 
 __all__ = ["emit_module", "emit_index", "header_lines", "build_domain", "domain_text", "VERSIONS"]
 
@@ -45,6 +45,8 @@ def _spec_code(spec) -> str:
         return f"IntParam({spec.lo}, {spec.hi})"
     if isinstance(spec, ChoiceParam):
         return f"ChoiceParam({spec.choices!r})"
+    if isinstance(spec, ArrayParam):
+        return f"ArrayParam({spec.ndim}, {spec.shape!r}, optional={spec.optional})"
     raise TypeError(spec)
 
 
@@ -156,8 +158,40 @@ def _solver_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
     )
 
 
+def _layer_name(value: str) -> str:
+    return f"_kernel_layer_{value}"
+
+
+def _layer_code(value: str, layer: tuple, printer: LearndynTorchPrinter) -> str:
+    """One activation's layer of a kernel composition: ``(q1, q2, c, det) -> (T11, T22, T12, Ṫ12, det_T, dist_T)``."""
+    names = ", ".join(n for n, _ in layer)
+    body = _returns([e for _, e in layer], printer, "    ", lambda xs: "(" + ", ".join(xs) + ")")
+    return (f"def {_layer_name(value)}(q1, q2, c, det):\n"
+            f'    """One {value} layer of the kernel composition: ({names}) from the variances q1, q2, the covariance c '
+            f'and the carried det = q1 q2 − c²."""\n' + "\n".join(body) + "\n")
+
+
+def _composition_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
+    r = d.result
+    definition = r.definition
+    sig = ", ".join(p.name for p in r.params)
+    arrays = [p.name for p in r.params if p.kind == "array"]
+    body = [f"    {n} = _as_array({n})" for n in arrays]
+    body.append("    if check:")
+    body.append(f"        DOMAINS[{r.name!r}].check({{{', '.join(f'{n!r}: {n}' for n in r.names)}}})")
+    table = ", ".join(f"{v!r}: {_layer_name(v)}" for v, _ in d.layers)
+    body.append(f"    layer = {{{table}}}[{definition.choice}]")
+    x1, x2 = arrays
+    body.append(f"    return _kernels.compose({x1}, {x2}, hidden_layers, sigma_w2, sigma_b2, {definition.choice}, layer, "
+                f"{definition.output!r}, {r.name!r})")
+    return (f"def {r.name}({sig}, *, check: bool = True) -> torch.Tensor:\n"
+            f'    r"""{_docstring(d).lstrip()}\n    """\n' + "\n".join(body) + "\n")
+
+
 def _function_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
     r = d.result
+    if d.layers:
+        return _composition_code(d, printer)
     reals = [p.name for p in r.params if p.kind == "real"]
     sig = ", ".join(p.name for p in r.params)
     body = [f"    {', '.join(reals)}, = _as_tensors({', '.join(reals)})" if len(reals) == 1 else
@@ -199,8 +233,8 @@ def emit_module(family: Family, derivations: list[Derivation]) -> str:
             "Every function takes THEORY.md's keyword names, broadcasts tensors, keeps their dtype and device",
             "(Python floats give float64), checks its domain unless ``check=False``, and is differentiable.", '"""',
             "from __future__ import annotations", "", "import math", *(["from typing import NamedTuple", ""] if any(d.outputs for d in derivations) else [""]), "import torch", "",
-            "from learndyn.domain import ChoiceParam, Domain, Interval, IntParam, Relation",
-            "from learndyn.numerics.tensors import as_tensors as _as_tensors"]
+            "from learndyn.domain import " + ("ArrayParam, " if any(d.layers for d in derivations) else "") + "ChoiceParam, Domain, Interval, IntParam, Relation",
+            "from learndyn.numerics.tensors import " + ("as_array as _as_array, " if any(d.layers for d in derivations) else "") + "as_tensors as _as_tensors"]
     out += [f"from {RUNTIME_IMPORTS[a].rsplit('.', 1)[0]} import {RUNTIME_IMPORTS[a].rsplit('.', 1)[1]} as {a}" for a in used]
     names = [d.result.name for d in derivations]
     out += ["", "__all__ = [" + ", ".join(repr(n) for n in names) + ", 'DOMAINS']", ""]
@@ -209,7 +243,16 @@ def emit_module(family: Family, derivations: list[Derivation]) -> str:
         code = textwrap.indent(_domain_code(d.result, printer), "    ").lstrip()
         out.append(f"    {d.result.name!r}: {code},")
     out.append("}")
+    layers_done: dict = {}
     for d in derivations:
+        for value, layer in d.layers:
+            code = _layer_code(value, layer, printer)
+            if value in layers_done:
+                if layers_done[value] != code:
+                    raise ValueError(f"two kernel compositions define different {value} layers")
+                continue
+            layers_done[value] = code
+            out += ["", "", code.rstrip()]
         out += ["", "", _function_code(d, printer).rstrip()]
     return "\n".join(out) + "\n"
 

@@ -11,7 +11,7 @@ import sympy as sp
 from learndyn.derive.declaration import Family, Result
 from learndyn.derive.derivation import Derivation
 from learndyn.derive.emit import header_lines
-from learndyn.domain import ChoiceParam, Interval, IntParam
+from learndyn.domain import ArrayParam, ChoiceParam, Interval, IntParam
 
 __all__ = ["family_latex", "result_latex", "latex_expr"]
 
@@ -78,6 +78,9 @@ def _interval_tex(spec) -> str:
         return rf"\in \mathbb{{Z}},\ {spec.lo} \le \cdot" + (rf" \le {spec.hi}" if spec.hi is not None else "")
     if isinstance(spec, ChoiceParam):
         return r"\in \{" + ", ".join(rf"\texttt{{{c}}}" for c in spec.choices) + r"\}"
+    if isinstance(spec, ArrayParam):
+        shape = spec.shape.strip("()").replace(",", r" \times")
+        return rf"\in \mathbb{{R}}^{{{shape}}}" + (r"\ \text{or None}" if spec.optional else "")
     raise TypeError(spec)
 
 

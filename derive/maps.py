@@ -15,13 +15,13 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from learndyn.derive import functions as F
-from learndyn.derive.declaration import Composite, FreeProduct, GaussianMap, Recurrence, Result, Root
+from learndyn.derive.declaration import Composite, FreeProduct, GaussianMap, KernelComposition, Recurrence, Result, Root
 from learndyn.derive.printer import SOLVED_PREFIX
 from learndyn.derive.proof import DerivationError, Prover
 
 __all__ = ["KINDS", "derive", "SolverSpec", "mp_value", "mp_modules", "ndtr_form", "solved"]
 
-KINDS = (GaussianMap, Recurrence, Root, Composite, FreeProduct)
+KINDS = (GaussianMap, Recurrence, Root, Composite, FreeProduct, KernelComposition)
 DPS = 40
 PROOF_POINTS = 16
 SEED = 20241123
@@ -646,6 +646,67 @@ def _derive_free_product(result: Result, d: FreeProduct, registry: dict):
     return Derivation(result, cases[0][1], cases[0][1], defining, {}, tuple(prover.steps), cases=tuple(cases))
 
 
+# -- kernels composed over depth ---------------------------------------------------------------------------
+
+LAYER_OUTPUTS = ("t11", "t22", "t12", "tdot12", "det_t", "dist_t")
+
+
+def _kernel_symbols():
+    q1, q2, det = sp.symbols("q1 q2 det", positive=True)
+    return q1, q2, sp.Symbol("c", real=True), det
+
+
+def _derive_kernel(result: Result, d: KernelComposition, registry: dict):
+    from learndyn.derive.derivation import Derivation
+
+    prover = Prover(result.name)
+    q1, q2, c, det = _kernel_symbols()
+    w, b, dist = sp.symbols("sigma_w2 sigma_b2 dist", positive=True)
+    dense = (w * q1 + b) * (w * q2 + b) - (w * c + b) ** 2
+    prover.symbolic("a dense layer maps det = q1 q2 − c² to σ_w⁴ det + σ_w² σ_b² dist and dist = q1 + q2 − 2c to σ_w² dist "
+                    "(no cancellation: every term is nonnegative)",
+                    sp.expand(dense - (w**2 * (q1 * q2 - c**2) + w * b * (q1 + q2 - 2 * c))))
+    layers = []
+    for value, (t_name, tdot_name) in d.maps:
+        if t_name not in registry or tdot_name not in registry:
+            raise DerivationError(f"{result.name}: the maps {t_name}, {tdot_name} must be derived first (declare them earlier)")
+        T, Td = registry[t_name], registry[tdot_name]
+        names = {s.name: s for s in T.result.symbols.values()}
+        own = {names["q1"]: q1, names["q2"]: q2, names["c"]: c}
+        gram = F.Gram2(q1, q2, c)
+        t12 = T.implementation.xreplace(own).xreplace({gram: det})
+        tdot12 = Td.implementation.xreplace(own).xreplace({gram: det})
+        diag = {}
+        for qi in (q1, q2):
+            exact = sp.simplify(T.derived.xreplace(own).subs({c: qi, q1: qi, q2: qi}, simultaneous=True))
+            if exact.has(sp.asin, sp.acos, sp.atan, sp.atan2):
+                exact = T.implementation.xreplace(own).subs({c: qi, q1: qi, q2: qi}, simultaneous=True).xreplace({F.Gram2(qi, qi, qi): 0})
+            diag[qi] = exact
+        det_t, dist_t = dict(d.carried)[value]
+        # the carried forms against the maps' derived values, at seeded points of the maps' test ranges
+        naive_t12 = T.derived.xreplace(own)
+        naive_det = (diag[q1] * diag[q2] - naive_t12**2)
+        naive_dist = diag[q1] + diag[q2] - 2 * naive_t12
+        points = [{"q1": p["q1"], "q2": p["q2"], "c": p["c"]} for p in _points(T.result)]
+        back = {det: q1 * q2 - c**2}
+        _numeric_equal(prover, f"{value}: the carried det_T equals T11 T22 − T12²", det_t.xreplace(back), naive_det, points, ())
+        _numeric_equal(prover, f"{value}: the carried dist_T equals T11 + T22 − 2 T12", dist_t.xreplace(back), naive_dist, points, ())
+        prover.fact(f"{value}: the layer evaluates the emitted forms of {t_name} and {tdot_name} with the carried det",
+                    "symbolic (substitution of det for q1 q2 − c²)")
+        layers.append((value, tuple(zip(LAYER_OUTPUTS, (diag[q1], diag[q2], t12, tdot12, det_t, dist_t)))))
+    l = sp.Symbol("l", integer=True, nonnegative=True)
+    K = sp.Function("K")
+    Tf, Tdf = sp.Function(r"\mathcal{T}"), sp.Function(r"\dot{\mathcal{T}}")
+    if d.output == "nngp":
+        defining = sp.Eq(K(l + 1), w * Tf(K(l)) + b)
+        prover.fact("K^{l+1} = σ_w² T(K^l) + σ_b², K¹ = σ_w² x1 x2ᵀ/d + σ_b²; the readout kernel is K^{L+1}", "definition (composition)")
+    else:
+        Th = sp.Function(r"\Theta")
+        defining = sp.Eq(Th(l + 1), K(l + 1) + w * Tdf(K(l)) * Th(l))
+        prover.fact("Θ^{l+1} = K^{l+1} + σ_w² Ṫ(K^l) ⊙ Θ^l, Θ¹ = K¹; the readout kernel is Θ^{L+1}", "definition (composition)")
+    return Derivation(result, None, defining.rhs, defining, {}, tuple(prover.steps), layers=tuple(layers))
+
+
 def derive(result: Result, d, registry: dict):
     if isinstance(d, GaussianMap):
         return _derive_gaussian(result, d, registry)
@@ -657,4 +718,6 @@ def derive(result: Result, d, registry: dict):
         return _derive_composite(result, d, registry)
     if isinstance(d, FreeProduct):
         return _derive_free_product(result, d, registry)
+    if isinstance(d, KernelComposition):
+        return _derive_kernel(result, d, registry)
     raise DerivationError(f"{result.name}: unknown kind {type(d).__name__}")

@@ -21,6 +21,7 @@ RUNTIME_IMPORTS = {
     "_special": "learndyn.numerics.special",
     "_deep_mode": "learndyn.numerics.deep_mode",
     "_roots": "learndyn.numerics.roots",
+    "_kernels": "learndyn.numerics.kernels",
 }
 
 #: prefix of the SymPy function that stands for the solved variable of an implicit result NAME

@@ -6,7 +6,7 @@ FAMILIES = {
     'linear': ('scalar_trajectory', 'mode_trajectory', 'mode_learning_time', 'deep_mode_time', 'deep_mode_trajectory', ),
     'regularisation': ('weight_decay_trajectory', 'dae_trajectory', 'noise_equivalent_decay', 'dropout_expected_time', 'dropout_time_bound', 'dropout_trajectory', 'inverted_dropout_trajectory', ),
     'signal_propagation': ('variance_map', 'additive_noise_variance_map', 'critical_sigma_w', 'variance_after_depth', 'correlation_map', 'correlation_fixed_point', 'correlation_slope', 'correlation_depth_scale', 'trainable_depth', 'shifted_relu_active_fraction', 'shifted_relu_second_moment', 'shifted_relu_critical_point', 'jacobian_spectrum_variance', ),
-    'ntk': ('relu_kernel_map', 'relu_kernel_map_derivative', 'erf_kernel_map', 'erf_kernel_map_derivative', ),
+    'ntk': ('relu_kernel_map', 'relu_kernel_map_derivative', 'erf_kernel_map', 'erf_kernel_map_derivative', 'nngp_kernel', 'ntk_kernel', ),
 }
 
 CLAIMS = {

@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-__all__ = ["Interval", "Relation", "Domain", "DomainError", "IntParam", "ChoiceParam"]
+__all__ = ["Interval", "Relation", "Domain", "DomainError", "IntParam", "ChoiceParam", "ArrayParam"]
 
 
 class DomainError(ValueError):
@@ -77,6 +77,20 @@ class ChoiceParam:
 
 
 @dataclass(frozen=True)
+class ArrayParam:
+    """A real floating tensor of rank ``ndim`` with finite entries (``shape`` names its axes, e.g. ``"(n, d)"``);
+    ``None`` is accepted where ``optional`` (e.g. ``x2 = None`` meaning ``x1``)."""
+
+    ndim: int
+    shape: str = ""
+    optional: bool = False
+
+    def __str__(self) -> str:
+        text = f"a finite real {self.ndim}-d tensor {self.shape}".rstrip()
+        return text + (" or None" if self.optional else "")
+
+
+@dataclass(frozen=True)
 class Relation:
     """A relation between parameters, e.g. ``uf`` strictly between ``u0`` and ``s``.
 
@@ -105,6 +119,10 @@ class Domain:
                 continue
             value = values[name]
             if isinstance(spec, Interval):
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    value = torch.tensor(float(value), dtype=torch.float64)
+                if not isinstance(value, torch.Tensor):
+                    raise DomainError(f"{self.result}: parameter '{name}' = {value!r} must be a real number or tensor in {spec}")
                 if isinstance(value, torch.Tensor) and (value.is_complex() or not value.is_floating_point()):
                     raise DomainError(f"{self.result}: parameter '{name}' must be a real floating tensor or a float, got dtype {value.dtype}")
                 bad = ~spec.contains(value)
@@ -120,6 +138,14 @@ class Domain:
                     raise DomainError(f"{self.result}: parameter '{name}' = {value!r} must be a Python int ({spec})")
                 if value < spec.lo or (spec.hi is not None and value > spec.hi):
                     raise DomainError(f"{self.result}: parameter '{name}' = {value!r} is outside its domain: {spec}")
+            elif isinstance(spec, ArrayParam):
+                if value is None and spec.optional:
+                    continue
+                if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.dim() != spec.ndim:
+                    got = f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}" if isinstance(value, torch.Tensor) else repr(value)
+                    raise DomainError(f"{self.result}: parameter '{name}' = {got} must be {spec}")
+                if not bool(torch.isfinite(value).all()):
+                    raise DomainError(f"{self.result}: parameter '{name}' has non-finite entries; it must be {spec}")
             elif isinstance(spec, ChoiceParam):
                 if value not in spec.choices:
                     raise DomainError(f"{self.result}: parameter '{name}' = {value!r} is not {spec}")

@@ -72,12 +72,15 @@ FAMILY3 = ["variance_map", "additive_noise_variance_map", "critical_sigma_w", "v
            "correlation_fixed_point", "correlation_slope", "correlation_depth_scale", "trainable_depth",
            "shifted_relu_active_fraction", "shifted_relu_second_moment", "shifted_relu_critical_point",
            "jacobian_spectrum_variance"]
+FAMILY4 = ["relu_kernel_map", "relu_kernel_map_derivative", "erf_kernel_map", "erf_kernel_map_derivative", "nngp_kernel",
+           "ntk_kernel"]
 FAMILY2 = ["weight_decay_trajectory", "dae_trajectory", "noise_equivalent_decay", "dropout_expected_time",
            "dropout_time_bound", "dropout_trajectory", "inverted_dropout_trajectory"]
 
 
 def test_results_lists_the_families_in_theory_order() -> None:
-    assert learndyn.results() == FAMILY1 + FAMILY2 + FAMILY3
+    assert learndyn.results() == FAMILY1 + FAMILY2 + FAMILY3 + FAMILY4
+    assert learndyn.results("ntk") == FAMILY4
     assert learndyn.results("linear") == FAMILY1
     assert learndyn.results("regularisation") == FAMILY2
     with pytest.raises(KeyError):

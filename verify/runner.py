@@ -43,6 +43,7 @@ def run_verification(
     import learndyn
     from learndyn.derive.registry import derivation, families
     from learndyn.verify.closed_form import check_closed_form
+    from learndyn.verify.kernel_checks import check_kernel
     from learndyn.verify.registry import CLAIM_CHECKS, SIMULATION_CHECKS
 
     all_names = learndyn.results()
@@ -56,7 +57,9 @@ def run_verification(
             if progress:
                 progress(f"{n}: tier a")
             fn = functions.get(n) or learndyn.function(n)
-            checks.append(check_closed_form(derivation(n), fn, examples=config.examples, seed=config.seed))
+            d = derivation(n)
+            check = check_kernel if any(p.kind == "array" for p in d.result.params) else check_closed_form
+            checks.append(check(d, fn, examples=config.examples, seed=config.seed))
     if "b" in tiers:
         for n in chosen:
             for check in SIMULATION_CHECKS.get(n, ()):

@@ -15,8 +15,11 @@ import math
 
 import sympy as sp
 
-from learndyn.derive.declaration import Between, Family, GaussianMap, Interval, Param, Relation, Result, Source
-from learndyn.derive.functions import ArcCosKernel, BivariateE, Gram2, ReLU, Step
+from learndyn.derive.declaration import (
+    ArrayParam, Between, ChoiceParam, Family, GaussianMap, Interval, IntParam, KernelComposition, Param, Relation, Result,
+    Source,
+)
+from learndyn.derive.functions import ArcCosKernel, BivariateE, Gram2, ReLU, SinMinusXCos, Step
 
 INF = math.inf
 
@@ -93,10 +96,63 @@ erf_kernel_map_derivative = Result(
     source=SOURCE,
 )
 
+# -- kernels over a data set ---------------------------------------------------------------------------------
+
+X1 = Param("x1", ArrayParam(2, "(n1, d)"), latex="x_1", description="inputs, one per row")
+X2 = Param("x2", ArrayParam(2, "(n2, d)", optional=True), latex="x_2", description="second inputs (None: x1)")
+HIDDEN = Param("hidden_layers", IntParam(0), test=IntParam(0, 30), latex="L", description="number of hidden layers (dense, then activation)")
+SIGMA_W2 = Param("sigma_w2", Interval(0.0, INF), test=Interval(0.1, 30.0, True, True), log=True, latex=r"\sigma_w^2",
+                 description="weight variance (times the fan-in)")
+SIGMA_B2 = Param("sigma_b2", Interval(0.0, INF, lo_closed=True), test=Interval(0.0, 1.0, True, True), special=(0.0,),
+                 latex=r"\sigma_b^2", description="bias variance")
+ACTIVATION = Param("activation", ChoiceParam(("relu", "erf")), description="the nonlinearity φ")
+
+_q1, _q2, _det = sp.symbols("q1 q2 det", positive=True)
+_c = sp.Symbol("c", real=True)
+_P = _det + _c**2                                   # q1 q2
+_THETA_C = sp.atan2(sp.sqrt(_det), _c)               # the angle between the two inputs
+_GAP = 2 * sp.pi * sp.sin(_THETA_C / 2) ** 2 - SinMinusXCos(_THETA_C)   # π − J(θ) ≥ 0, no cancellation
+_J = sp.pi - _GAP                                    # J(θ) = sin θ + (π − θ) cos θ, T12 = √(q1 q2) J/(2π)
+_ERF_T = lambda q: 2 / sp.pi * sp.atan2(2 * q, sp.sqrt(1 + 4 * q))        # noqa: E731 - T(q, q, q) for erf
+_ERF_T12 = 2 / sp.pi * sp.atan2(2 * _c, sp.sqrt(1 + 2 * _q1 + 2 * _q2 + 4 * _det))
+CARRIED = (
+    ("relu", (_P * _GAP * (sp.pi + _J) / (4 * sp.pi**2),
+              (_q1 - _q2) ** 2 / (2 * (sp.sqrt(_q1) + sp.sqrt(_q2)) ** 2) + sp.sqrt(_P) * _GAP / sp.pi)),
+    ("erf", (Gram2(_ERF_T(_q1), _ERF_T(_q2), _ERF_T12), _ERF_T(_q1) + _ERF_T(_q2) - 2 * _ERF_T12)),
+)
+MAPS = (("relu", ("relu_kernel_map", "relu_kernel_map_derivative")), ("erf", ("erf_kernel_map", "erf_kernel_map_derivative")))
+KERNEL_SOURCE = Source("004", "'Training Dynamics and NTK' and 'Convergence of NTK and Phase Diagram'", "xiao2020disentangling")
+KERNEL_ASSUMPTIONS = (
+    "infinitely wide hidden layers, NTK parameterisation z = (σ_w/√n) W x + σ_b b with W, b ~ N(0, 1) (neural-tangents' convention)",
+    "input kernel K⁰ = x1 x2ᵀ/d; hidden_layers blocks of dense then activation, then a dense readout",
+    "det = q1 q2 − c² and dist = q1 + q2 − 2c are carried through the layers without cancellation, so nearly "
+    "identical (θ → 0) and nearly opposite (θ → π) inputs keep their angle to round-off",
+    "raises an error naming hidden_layers where a variance would leave [1e-150, 1e150] (products of two variances "
+    "must stay exact in float64)",
+)
+nngp_kernel = Result(
+    name="nngp_kernel",
+    title="NNGP kernel of a deep fully-connected network",
+    params=(X1, X2, HIDDEN, SIGMA_W2, SIGMA_B2, ACTIVATION),
+    definition=KernelComposition("nngp", "activation", MAPS, CARRIED),
+    symbol_tex=r"\mathcal{K}",
+    assumptions=KERNEL_ASSUMPTIONS,
+    source=KERNEL_SOURCE,
+)
+ntk_kernel = Result(
+    name="ntk_kernel",
+    title="Neural tangent kernel of a deep fully-connected network",
+    params=(X1, X2, HIDDEN, SIGMA_W2, SIGMA_B2, ACTIVATION),
+    definition=KernelComposition("ntk", "activation", MAPS, CARRIED),
+    symbol_tex=r"\Theta",
+    assumptions=KERNEL_ASSUMPTIONS + ("Θ¹ = K¹ (Θ⁰ = 0); the kernel of one readout unit (Θ ⊗ I_k for k outputs)",),
+    source=KERNEL_SOURCE,
+)
+
 FAMILY = Family(
     name="ntk",
     title="Trainability and generalisation through the neural tangent kernel",
-    results=(relu_kernel_map, relu_kernel_map_derivative, erf_kernel_map, erf_kernel_map_derivative),
+    results=(relu_kernel_map, relu_kernel_map_derivative, erf_kernel_map, erf_kernel_map_derivative, nngp_kernel, ntk_kernel),
     claims=(),
     bibliography={
         "xiao2020disentangling": "Xiao, Pennington, Schoenholz. Disentangling trainability and generalization in deep neural networks. ICML 2020.",

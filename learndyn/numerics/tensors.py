@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["as_tensors"]
+__all__ = ["as_tensors", "as_array"]
 
 
 def as_tensors(*args: Any) -> tuple[torch.Tensor, ...]:
@@ -34,3 +34,13 @@ def as_tensors(*args: Any) -> tuple[torch.Tensor, ...]:
         else:
             out.append(torch.as_tensor(a, dtype=dtype, device=device))
     return tuple(out)
+
+
+def as_array(x: Any) -> torch.Tensor | None:
+    """A data argument (``x1``, a kernel matrix) as a floating tensor: tensors keep their floating dtype and
+    device (integer tensors become float64), anything else becomes a float64 tensor; ``None`` stays ``None``."""
+    if x is None or isinstance(x, torch.Tensor) and x.is_floating_point():
+        return x
+    if isinstance(x, torch.Tensor):
+        return x.to(torch.float64)
+    return torch.as_tensor(x, dtype=torch.float64)
