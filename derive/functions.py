@@ -174,7 +174,6 @@ class BivariateE(sp.Function):
 
     def _latex(self, printer, exp=None):
         f, g = self.args[:2]
-        u = sp.Symbol("u")
         fa = printer._print(f(sp.Symbol("u_a")))
         gb = printer._print(g(sp.Symbol("u_b")))
         return r"\mathbb{E}\left[%s\,%s\right]" % (fa, gb)

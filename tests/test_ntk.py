@@ -12,7 +12,7 @@ import torch
 
 import learndyn
 from learndyn.domain import DomainError
-from learndyn.verify.kernel_checks import check_kernel, kernel_datasets, kernel_reference
+from learndyn.verify.kernel_checks import kernel_datasets, kernel_reference
 from learndyn.verify.runner import VerifyConfig, run_verification
 
 F64 = torch.float64

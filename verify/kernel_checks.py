@@ -35,7 +35,7 @@ RTOL, ATOL = 1e-12, 2.3e-308
 def _maps(activation: str):
     from learndyn.derive.registry import derivation
 
-    t, td = derivation("nngp_kernel").result.definition.maps[("relu", "erf").index(activation)][1]
+    t, td = dict(derivation("nngp_kernel").result.definition.maps)[activation]
     out = []
     for name in (t, td):
         d = derivation(name)

@@ -74,7 +74,7 @@ def compose(x1: torch.Tensor, x2: torch.Tensor | None, hidden_layers: int, sigma
         x2 = x1
     if x2.shape[1] != x1.shape[1]:
         raise DomainError(f"{name}: parameter 'x2' has {x2.shape[1]} columns but x1 has {x1.shape[1]}: both must be (n, d)")
-    x1, x2 = torch.broadcast_tensors(x1, x1)[0], x2.to(dtype=x1.dtype, device=x1.device)
+    x2 = x2.to(dtype=x1.dtype, device=x1.device)
     w, b = float(sigma_w2), float(sigma_b2)
     q1, q2, c, det, dist = input_moments(x1, x2)
 
