@@ -20,7 +20,7 @@ __all__ = [
     "Param", "Relation", "Source", "Result", "Claim", "Family",
     "ODE", "SeparableTime", "ClosedForm", "Implicit", "Interval", "IntParam", "ChoiceParam",
     "Between", "Solve", "RandomClock", "UpperBound",
-    "GaussianMap", "Recurrence", "Root", "Composite", "FreeProduct", "KernelComposition", "ArrayParam", "ref",
+    "GaussianMap", "Recurrence", "Root", "Composite", "FreeProduct", "KernelComposition", "ByChoice", "SpectralFlow", "ArrayParam", "ref",
     "solved_variable",
 ]
 
@@ -112,6 +112,8 @@ class Relation:
     subject: str
     condition: sp.Basic
     text: str
+    #: ``(choice parameter, value)``: the relation holds only for that value (``sigma_w2 < 2`` for ReLU)
+    when: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -189,8 +191,14 @@ class Solve(Definition):
     solution must be unique and is proven by substitution (e.g. the weight decay whose fixed point equals
     that of input noise)."""
 
-    unknown: str
-    equation: sp.Basic
+    unknown: str | tuple[str, ...]
+    equation: sp.Basic | tuple[sp.Basic, ...]
+    #: ``((name, expr), …)``: several outputs, as expressions of the unknowns (``c* = 1`` beside ``q*``)
+    outputs: tuple[tuple[str, sp.Expr], ...] = ()
+    #: further equations the outputs must satisfy (proven by substitution)
+    checks: tuple[sp.Basic, ...] = ()
+    #: ``((symbol, expr), …)``: coefficients solved for as symbols, then replaced by their values (earlier results)
+    given: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
     kind: str = "solve"
 
 
@@ -232,10 +240,12 @@ def solved_variable(name: str):
     return sp.Function(SOLVED_PREFIX + name)
 
 
-def ref(name: str):
+def ref(name: str, output: str | None = None):
     """A call of an earlier result of the same family inside a definition: ``ref("correlation_map")(c, mu2)``
-    (arguments in that result's parameter order); the engine substitutes the earlier derivation."""
-    return sp.Function(name)
+    (arguments in that result's parameter order); the engine substitutes the earlier derivation. ``output``
+    picks one output of a result with several; a result declared :class:`ByChoice` is referred to per value
+    as ``NAME_VALUE`` (``ref("kernel_fixed_point_erf", "q_star")``)."""
+    return sp.Function(name if output is None else f"{name}.{output}")
 
 
 @dataclass(frozen=True)
@@ -284,6 +294,13 @@ class Root(Definition):
     equation: sp.Expr
     outputs: tuple[tuple[str, sp.Expr], ...]
     guess: sp.Expr | None = None
+    #: the solver's name (default: the result's); a later stage refers to its root as ``solved_variable(name)``
+    name: str = ""
+    #: ``((symbol, expr), …)``: symbols of the equations given by earlier stages (``q*`` from its own root),
+    #: passed to the solver as extra arguments
+    given: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
+    #: where the root exists (the chaotic phase); elsewhere the emitted equation must vanish exactly at the lower end
+    where: sp.Basic | None = None
     kind: str = "root"
 
 
@@ -293,7 +310,8 @@ class Composite(Definition):
     substitutions (``sp.Subs``): a slope at a fixed point, a depth scale from a slope."""
 
     unknown: str
-    expr: sp.Expr
+    #: the expression, or ``((name, expr), …)`` for several outputs (``xi_1`` and ``xi_c``)
+    expr: sp.Expr | tuple[tuple[str, sp.Expr], ...]
     kind: str = "composite"
 
 
@@ -328,6 +346,43 @@ class KernelComposition(Definition):
     maps: tuple[tuple[str, tuple[str, str]], ...]
     carried: tuple[tuple[str, tuple[sp.Expr, sp.Expr]], ...]
     kind: str = "kernel_composition"
+
+
+@dataclass(frozen=True)
+class SpectralFlow(Definition):
+    r"""Gradient flow of the squared error on a fixed kernel, solved per eigenmode and lifted to matrices.
+
+    Along an eigenvector of the symmetric PSD kernel ``Θ`` (eigenvalue ``λ``) the training outputs follow
+    ``du/dt = −r λ (u − y)``, ``u(0) = u0``, and a test output coupled to the mode by ``κ`` follows
+    ``dv/dt = −r κ (u − y)``, ``v(0) = v0``, with ``r = rate``. SymPy solves both (``dsolve``, then integration) and
+    proves them by substitution; the matrix results follow by the functional calculus of ``Θ``:
+
+    * ``"train"``: ``f_t = Y + F(Θ)(f0 − Y)``, ``F(λ) = (u − y)/(u0 − y)``;
+    * ``"test"``: ``f_t(X*) = f0(X*) + Θ_{*X} G(Θ)(Y − f0)``, ``G(λ) = (v − v0)/(κ (y − u0))``;
+    * ``"mean"``: the ``t → ∞`` limit of the test prediction with ``E f0 = 0``: ``Θ_{*X} Θ⁻¹ Y``;
+    * ``"condition"``: the ratio of the slowest mode's time constant to the fastest's, ``λ_max/λ_min``.
+
+    ``rate`` is in the result's symbols and the data sizes ``n`` (rows of ``y_train``) and ``k`` (its columns)."""
+
+    output: str
+    rate: sp.Expr = sp.Integer(1)
+    kind: str = "spectral_flow"
+
+
+@dataclass(frozen=True)
+class ByChoice(Definition):
+    r"""One definition per value of the categorical parameter ``choice`` (``activation``): ``cases`` maps each
+    value to a sequence of definitions derived in order (earlier stages are roots whose solved variables the
+    later ones use); the last gives the outputs. ``defining`` is the defining equation common to all values
+    (for the LaTeX); ``published`` and ``implementations`` map values to the published and emitted forms of
+    the last stage. Each value's derivation is registered as ``NAME_VALUE`` for later results to ``ref``."""
+
+    choice: str
+    cases: tuple[tuple[str, tuple[Definition, ...]], ...]
+    defining: sp.Basic
+    published: tuple[tuple[str, sp.Expr], ...] = ()
+    implementations: tuple[tuple[str, sp.Expr], ...] = ()
+    kind: str = "by_choice"
 
 
 @dataclass(frozen=True)

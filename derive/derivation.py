@@ -55,6 +55,14 @@ class Derivation:
     solver: object = None
     #: a kernel composition's layer per activation: ``((value, ((name, expr), …)), …)`` in ``q1, q2, c, det``
     layers: tuple = ()
+    #: further solvers this result emits (earlier stages of a staged root, every value of a :class:`ByChoice`)
+    solvers: tuple = ()
+    #: sub-derivations registered for later results to ``ref`` (one per value of a :class:`ByChoice`)
+    parts: tuple = ()
+    #: the derived outputs where ``outputs`` holds stable forms of some (what later results ``ref`` and simplify)
+    derived_outputs: tuple = ()
+    #: a spectral flow's ``((output, spectral function, rate),)`` (see :mod:`learndyn.derive.flow`)
+    spectral: tuple = ()
 
     @property
     def name(self) -> str:
@@ -301,36 +309,75 @@ def _derive_separable(result: Result, d: SeparableTime) -> Derivation:
 
 
 def _derive_solve(result: Result, d: Solve, registry: dict | None = None) -> Derivation:
-    """SymPy solves ``d.equation`` for the unknown; the solution must be unique, and is proven by
-    substitution and (where given) equal to the published form."""
+    """SymPy solves ``d.equation`` (or a system) for the unknown(s); the solution must be unique, and is proven
+    by substitution and (where given) equal to the published form. ``d.outputs`` are then expressions of
+    the unknowns, proven to satisfy ``d.checks`` by substitution."""
     from learndyn.derive.maps import _inline
 
     syms = result.symbols
     prover = Prover(result.name)
-    eq = d.equation
+    names = (d.unknown,) if isinstance(d.unknown, str) else tuple(d.unknown)
+    eqs = (d.equation,) if not isinstance(d.equation, tuple) else d.equation
     if registry:
-        eq = _inline(eq, registry).doit()
-        if eq != d.equation:
+        inlined = tuple(_inline(e, registry).doit() for e in eqs)
+        if inlined != eqs:
             prover.fact("earlier results substituted into the defining equation", "symbolic")
-    matches = [x for x in eq.free_symbols if x.name == d.unknown]
-    if len(matches) != 1:
-        raise DerivationError(f"{result.name}: the defining equation has no single symbol named {d.unknown!r}")
-    (unknown,) = matches
-    sols = [sp.simplify(x) for x in sp.solve(eq, unknown)]
+        eqs = inlined
+    free = set().union(*(e.free_symbols for e in eqs))
+    unknowns = []
+    for n in names:
+        matches = [x for x in free if x.name == n]
+        if len(matches) != 1:
+            raise DerivationError(f"{result.name}: the defining equation has no single symbol named {n!r}")
+        unknowns.append(matches[0])
+    sols = sp.solve(list(eqs), unknowns, dict=True)
     if len(sols) != 1:
-        raise DerivationError(f"{result.name}: solving {sp.sstr(eq)} for {d.unknown} gave {sols}, not one solution")
-    (derived,) = sols
-    extra = derived.free_symbols - set(syms.values())
-    if extra:
-        raise DerivationError(f"{result.name}: the solution depends on {sorted(s.name for s in extra)}, which are not parameters")
-    prover.fact(f"SymPy solves the defining equation for {d.unknown} (one solution)", "symbolic (sympy.solve)")
-    prover.symbolic("the solution satisfies the defining equation", (eq.lhs - eq.rhs).subs(unknown, derived))
+        raise DerivationError(f"{result.name}: solving {[sp.sstr(e) for e in eqs]} for {names} gave {sols}, not one solution")
+    solution = {u: sp.simplify(sols[0][u]) for u in unknowns}
+    prover.fact(f"SymPy solves the defining equation for {', '.join(names)} (one solution)", "symbolic (sympy.solve)")
+    for e in eqs:
+        prover.symbolic("the solution satisfies the defining equation" if len(eqs) == 1 else f"the solution satisfies {sp.sstr(e)}",
+                        (e.lhs - e.rhs).subs(solution, simultaneous=True))
+    values: dict = {}
+    if d.given:
+        prover.fact(f"solved with {', '.join(sym.name for sym, _ in d.given)} as symbols, then replaced by "
+                    + ", ".join(f"{sym.name} = {sp.sstr(e)}" for sym, e in d.given), "symbolic (substitution)")
+        values = {sym: _inline(e, registry or {}) for sym, e in d.given}
+        solution = {u: v.subs(values, simultaneous=True) for u, v in solution.items()}
+        eqs = tuple(e.subs(values, simultaneous=True) for e in eqs)
+    known = set(syms.values())
+    for u, v in solution.items():
+        extra = {s for s in v.free_symbols if s not in known}
+        if extra:
+            raise DerivationError(f"{result.name}: the solution depends on {sorted(s.name for s in extra)}, which are not parameters")
+    derived = solution[unknowns[0]]
     if result.published is not None:
         prover.symbolic("the derived form equals the published form", derived - result.published)
+    outputs = ()
+    if d.outputs:
+        outputs = tuple((n, e.subs(solution, simultaneous=True).subs(values, simultaneous=True)) for n, e in d.outputs)
+        for check in d.checks:
+            chk = _inline(check, registry or {}).doit()
+            subs = {s: outputs[[n for n, _ in d.outputs].index(s.name)][1] for s in chk.free_symbols if s.name in dict(d.outputs)}
+            prover.symbolic(f"the outputs satisfy {sp.sstr(check)}", (chk.lhs - chk.rhs).subs(subs, simultaneous=True))
+        if isinstance(result.implementation, tuple):  # stable forms of some outputs, proven equal at seeded points
+            from learndyn.derive.maps import _equal, _points, solvers_of
+
+            stable = dict(result.implementation)
+            points, solvers = _points(result), solvers_of(registry or {})
+            outputs = tuple((n, _stable_output(prover, n, _inline(stable[n], registry or {}), e, points, solvers, _equal))
+                            if n in stable else (n, e) for n, e in outputs)
+        return Derivation(result, None, outputs[0][1], eqs[0] if len(eqs) == 1 else sp.And(*eqs), {}, tuple(prover.steps),
+                          outputs=outputs)
     impl = result.implementation if result.implementation is not None else derived
     if impl is not derived:
         prover.symbolic("the emitted form equals the derived form", F.to_elementary(impl) - derived)
-    return Derivation(result, derived, impl, eq, {}, tuple(prover.steps))
+    return Derivation(result, derived, impl, eqs[0] if len(eqs) == 1 else sp.And(*eqs), {}, tuple(prover.steps))
+
+
+def _stable_output(prover: Prover, name: str, stable: sp.Expr, derived: sp.Expr, points, solvers, equal) -> sp.Expr:
+    equal(prover, f"the emitted (stable) form of {name} equals the derived form", stable, derived, points, solvers)
+    return stable
 
 
 def _real_antiderivative(integrand: sp.Expr, v: sp.Symbol, side: dict) -> sp.Expr:
@@ -463,7 +510,12 @@ def _derive_dispatch(result: Result, registry: dict | None) -> Derivation:
     if isinstance(d, UpperBound):
         return _derive_upper_bound(result, d, registry or {})
     from learndyn.derive import maps
+    from learndyn.derive.declaration import SpectralFlow
 
+    if isinstance(d, SpectralFlow):
+        from learndyn.derive.flow import derive_flow
+
+        return derive_flow(result, d)
     if isinstance(d, maps.KINDS):
         return maps.derive(result, d, registry or {})
     if isinstance(d, ClosedForm):

@@ -46,7 +46,7 @@ def _spec_code(spec) -> str:
     if isinstance(spec, ChoiceParam):
         return f"ChoiceParam({spec.choices!r})"
     if isinstance(spec, ArrayParam):
-        return f"ArrayParam({spec.ndim}, {spec.shape!r}, optional={spec.optional})"
+        return f"ArrayParam({spec.ndim}, {spec.shape!r}, optional={spec.optional}" + (", psd=True)" if spec.psd else ")")
     raise TypeError(spec)
 
 
@@ -55,9 +55,13 @@ def _domain_code(result: Result, printer: LearndynTorchPrinter) -> str:
     rels = []
     for rel in result.relations:
         names = sorted(s.name for s in rel.condition.free_symbols)
+        condition = printer.doprint(rel.condition)
+        if rel.when is not None:  # holds only for one value of a categorical parameter
+            names = sorted(names + [rel.when[0]])
+            condition = f"({condition}) if {rel.when[0]} == {rel.when[1]!r} else True"
         rels.append(
             f"        Relation({rel.subject!r}, {tuple(names)!r}, {rel.text!r},\n"
-            f"                 lambda {', '.join(names)}: {printer.doprint(rel.condition)}),"
+            f"                 lambda {', '.join(names)}: {condition}),"
         )
     rel_code = "(\n" + "\n".join(rels) + "\n    )" if rels else "()"
     return f"Domain(\n    {result.name!r},\n    {{\n{params},\n    }},\n    {rel_code},\n)"
@@ -101,14 +105,19 @@ def _docstring(d: Derivation) -> str:
     for n, (val, lim) in sorted(d.limits.items()):
         lines.append(f"At {n} = {val} (removable singularity): {sp.sstr(lim)}")
     if d.cases:
-        lines += [f"Emitted form for {value!r}: {sp.sstr(expr)}" for value, expr in d.cases]
+        for value, expr in d.cases:
+            if isinstance(expr, tuple):
+                lines += [f"Emitted form of {name} for {value!r}: {sp.sstr(e)}" for name, e in expr]
+            else:
+                lines.append(f"Emitted form for {value!r}: {sp.sstr(expr)}")
     elif d.outputs:
         lines += [f"Emitted form of {name}: {sp.sstr(expr)}" for name, expr in d.outputs]
     else:
         lines.append(f"Emitted (stable) form: {sp.sstr(d.implementation)}")
-    if d.solver is not None:
-        lines.append(f"Solved variable: {d.solver.variable} in [{sp.sstr(d.solver.lo)}, {sp.sstr(d.solver.hi)}], the root of "
-                     f"{sp.sstr(d.solver.equation)} = 0")
+    for spec in (d.solver, *d.solvers):
+        if spec is not None:
+            lines.append(f"Solved variable: {spec.variable} in [{sp.sstr(spec.lo)}, {sp.sstr(spec.hi)}], the root of "
+                         f"{sp.sstr(spec.equation)} = 0")
     lines.append(f"Source: {r.source}")
     lines.append(f"Domain: {domain_text(r)}")
     lines.append("")
@@ -139,10 +148,9 @@ def _returns(exprs: list, printer: LearndynTorchPrinter, indent: str, wrap) -> l
     return lines
 
 
-def _solver_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
+def _solver_code(spec, printer: LearndynTorchPrinter) -> str:
     """The emitted equation and solver of an implicit result (``_solve_NAME``), shared by every result of
     the module that uses its solved variable."""
-    spec = d.solver
     params = [p.name for p in spec.params]
     bound = lambda e: "math.inf" if e == sp.oo else printer.doprint(e)
     guess = printer.doprint(spec.guess) if spec.guess is not None else "None"
@@ -188,10 +196,43 @@ def _composition_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
             f'    r"""{_docstring(d).lstrip()}\n    """\n' + "\n".join(body) + "\n")
 
 
+def _flow_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
+    """A spectral-flow result (:mod:`learndyn.derive.flow`): shapes checked, ``s = rate·t``, the derived spectral
+    function applied to the kernel by :mod:`learndyn.numerics.flow`."""
+    r = d.result
+    output, function, rate = d.spectral[0]
+    reals = [p.name for p in r.params if p.kind == "real"]
+    arrays = [p.name for p in r.params if p.kind == "array"]
+    body = []
+    if reals:
+        body.append(f"    {', '.join(reals)}{',' if len(reals) == 1 else ''} = _as_tensors({', '.join(reals)})")
+    body += [f"    {n} = _as_array({n})" for n in arrays]
+    body.append("    if check:")
+    body.append(f"        DOMAINS[{r.name!r}].check({{{', '.join(f'{n!r}: {n}' for n in r.names)}}})")
+    if output == "condition":
+        body.append("    return _flow.condition_number(ntk_train_train)")
+    else:
+        sized = ", ".join(f"{n}={n}" for n in (["t"] if "t" in reals else []) + arrays)
+        body.append(f"    n, k = _flow.sizes({r.name!r}, {sized})")
+        if output == "mean":
+            body.append("    return _flow.mean_prediction(ntk_test_train, ntk_train_train, y_train)")
+        else:
+            s = printer.doprint(rate * r.symbols["t"])
+            call = {"train": "train_prediction(s, ntk_train_train, y_train, f0_train",
+                    "test": "test_prediction(s, ntk_test_train, ntk_train_train, y_train, f0_train, f0_test"}[output]
+            body.append(f"    s = {s}")
+            body.append(f"    return _flow.{call}, {function!r})")
+    sig = ", ".join(p.name for p in r.params)
+    return (f"def {r.name}({sig}, *, check: bool = True) -> torch.Tensor:\n"
+            f'    r"""{_docstring(d).lstrip()}\n    """\n' + "\n".join(body) + "\n")
+
+
 def _function_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
     r = d.result
     if d.layers:
         return _composition_code(d, printer)
+    if d.spectral:
+        return _flow_code(d, printer)
     reals = [p.name for p in r.params if p.kind == "real"]
     sig = ", ".join(p.name for p in r.params)
     body = [f"    {', '.join(reals)}, = _as_tensors({', '.join(reals)})" if len(reals) == 1 else
@@ -199,11 +240,21 @@ def _function_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
     body.append("    if check:")
     body.append(f"        DOMAINS[{r.name!r}].check({{{', '.join(f'{n!r}: {n}' for n in r.names)}}})")
     returns = "torch.Tensor"
+    case_outputs = next((expr for _, expr in d.cases if isinstance(expr, tuple)), ())
     if d.cases:
         choice = next(p.name for p in r.params if p.kind == "choice")
+        returns = _tuple_name(r) if case_outputs else returns
+        shape = f"_broadcast_shape({', '.join(reals)})"
         for value, expr in d.cases:
             body.append(f"    if {choice} == {value!r}:")
-            body += _returns([expr], printer, "        ", lambda xs: xs[0])
+            if isinstance(expr, tuple):
+                if [n for n, _ in expr] != [n for n, _ in case_outputs]:
+                    raise ValueError(f"{r.name}: every value must give the same outputs")
+                body += _returns([e for _, e in expr], printer, "        ",
+                                 lambda xs: f"{returns}(" + ", ".join(f"{n}=_broadcast_to({x}, {shape}, {reals[0]})"
+                                                                      for (n, _), x in zip(expr, xs)) + ")")
+            else:
+                body += _returns([expr], printer, "        ", lambda xs: f"_broadcast_to({xs[0]}, {shape}, {reals[0]})")
         body.append(f"    raise AssertionError({choice})  # unreachable: the domain check admits only the cases above")
     elif d.outputs:
         returns = _tuple_name(r)
@@ -212,15 +263,20 @@ def _function_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
     else:
         body += _returns([d.implementation], printer, "    ", lambda xs: xs[0])
     head = ""
-    if d.outputs:
-        fields = "\n".join(f"    {n}: torch.Tensor" for n, _ in d.outputs)
+    if d.outputs or case_outputs:
+        fields = "\n".join(f"    {n}: torch.Tensor" for n, _ in (d.outputs or case_outputs))
         head = f"class {returns}(NamedTuple):\n    \"\"\"The outputs of {r.name}.\"\"\"\n\n{fields}\n\n\n"
-    if d.solver is not None:
-        head = _solver_code(d, printer) + "\n\n" + head
+    for spec in reversed((d.solver, *d.solvers)):
+        if spec is not None:
+            head = _solver_code(spec, printer) + "\n\n" + head
     return head + (
         f"def {r.name}({sig}, *, check: bool = True) -> {returns}:\n"
         f'    r"""{_docstring(d).lstrip()}\n    """\n' + "\n".join(body) + "\n"
     )
+
+
+def _has_case_outputs(d: Derivation) -> bool:
+    return any(isinstance(expr, tuple) for _, expr in d.cases)
 
 
 def emit_module(family: Family, derivations: list[Derivation]) -> str:
@@ -232,9 +288,10 @@ def emit_module(family: Family, derivations: list[Derivation]) -> str:
     out += ["", f'"""{family.title} — generated torch functions (family \'{family.name}\').', "",
             "Every function takes THEORY.md's keyword names, broadcasts tensors, keeps their dtype and device",
             "(Python floats give float64), checks its domain unless ``check=False``, and is differentiable.", '"""',
-            "from __future__ import annotations", "", "import math", *(["from typing import NamedTuple", ""] if any(d.outputs for d in derivations) else [""]), "import torch", "",
-            "from learndyn.domain import " + ("ArrayParam, " if any(d.layers for d in derivations) else "") + "ChoiceParam, Domain, Interval, IntParam, Relation",
-            "from learndyn.numerics.tensors import " + ("as_array as _as_array, " if any(d.layers for d in derivations) else "") + "as_tensors as _as_tensors"]
+            "from __future__ import annotations", "", "import math", *(["from typing import NamedTuple", ""] if any(d.outputs or _has_case_outputs(d) for d in derivations) else [""]), "import torch", "",
+            "from learndyn.domain import " + ("ArrayParam, " if any(d.layers or d.spectral for d in derivations) else "") + "ChoiceParam, Domain, Interval, IntParam, Relation",
+            "from learndyn.numerics.tensors import " + ("as_array as _as_array, " if any(d.layers or d.spectral for d in derivations) else "") + "as_tensors as _as_tensors"
+            + (", broadcast_shape as _broadcast_shape, broadcast_to as _broadcast_to" if any(d.cases for d in derivations) else "")]
     out += [f"from {RUNTIME_IMPORTS[a].rsplit('.', 1)[0]} import {RUNTIME_IMPORTS[a].rsplit('.', 1)[1]} as {a}" for a in used]
     names = [d.result.name for d in derivations]
     out += ["", "__all__ = [" + ", ".join(repr(n) for n in names) + ", 'DOMAINS']", ""]

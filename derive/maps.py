@@ -15,13 +15,15 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from learndyn.derive import functions as F
-from learndyn.derive.declaration import Composite, FreeProduct, GaussianMap, KernelComposition, Recurrence, Result, Root
+from learndyn.derive.declaration import (
+    ByChoice, Composite, FreeProduct, GaussianMap, KernelComposition, Recurrence, Result, Root,
+)
 from learndyn.derive.printer import SOLVED_PREFIX
 from learndyn.derive.proof import DerivationError, Prover
 
 __all__ = ["KINDS", "derive", "SolverSpec", "mp_value", "mp_modules", "ndtr_form", "solved"]
 
-KINDS = (GaussianMap, Recurrence, Root, Composite, FreeProduct, KernelComposition)
+KINDS = (GaussianMap, Recurrence, Root, Composite, FreeProduct, KernelComposition, ByChoice)
 DPS = 40
 PROOF_POINTS = 16
 SEED = 20241123
@@ -113,7 +115,23 @@ def mp_modules(solvers: tuple[SolverSpec, ...]) -> list:
 
 
 def solvers_of(registry: dict) -> tuple[SolverSpec, ...]:
-    return tuple(d.solver for d in registry.values() if getattr(d, "solver", None) is not None)
+    """Every solver the derivations of ``registry`` emit (their own, earlier stages', their parts'), once each."""
+    out: list[SolverSpec] = []
+    for d in registry.values():
+        for spec in (getattr(d, "solver", None), *getattr(d, "solvers", ())):
+            if spec is not None and spec not in out:
+                out.append(spec)
+    return tuple(out)
+
+
+def with_parts(derivations) -> dict:
+    """A registry (name -> derivation) of ``derivations`` and their parts (``NAME_VALUE`` of a :class:`ByChoice`)."""
+    registry: dict = {}
+    for d in derivations:
+        registry[d.name] = d
+        for part in getattr(d, "parts", ()):
+            registry[part.name] = part
+    return registry
 
 
 def mp_value(expr: sp.Expr, point: dict, solvers: tuple[SolverSpec, ...] = (), dps: int = DPS) -> mpmath.mpf:
@@ -130,15 +148,17 @@ def mp_value(expr: sp.Expr, point: dict, solvers: tuple[SolverSpec, ...] = (), d
 def _inline(expr: sp.Expr, registry: dict) -> sp.Expr:
     """Replace each ``ref(NAME)(args)`` by the earlier derivation of NAME at those arguments."""
     def is_ref(e):
-        return isinstance(e, AppliedUndef) and type(e).__name__ in registry
+        return isinstance(e, AppliedUndef) and type(e).__name__.split(".")[0] in registry
 
     def repl(e):
-        d = registry[type(e).__name__]
-        syms = [p.symbol for p in d.result.params]
-        return d.expr.subs(dict(zip(syms, e.args)), simultaneous=True)
+        name, _, output = type(e).__name__.partition(".")
+        d = registry[name]
+        syms = [p.symbol for p in d.result.params if p.kind != "choice"]
+        value = dict(d.derived_outputs or d.outputs)[output] if output else d.expr
+        return value.subs(dict(zip(syms, e.args)), simultaneous=True)
 
     unknown = [type(e).__name__ for e in expr.atoms(AppliedUndef)
-               if not type(e).__name__.startswith(SOLVED_PREFIX) and type(e).__name__ not in registry]
+               if not type(e).__name__.startswith(SOLVED_PREFIX) and type(e).__name__.split(".")[0] not in registry]
     if unknown:
         raise DerivationError(f"refers to {sorted(set(unknown))}, which must be derived first (declare it earlier)")
     return expr.replace(is_ref, repl)
@@ -149,12 +169,25 @@ def _points(result: Result, extra: tuple = (), n: int = PROOF_POINTS, seed: int 
 
     rng = random.Random(seed)
     out = []
-    for _ in range(n):
+    for _ in range(50 * n):
         pt = sample_point(result, rng)
         for p in extra:
             pt.update(sample_point(Result(p.name, "", (p,), None, "", (), None), rng))
-        out.append(pt)
+        if all(_holds(rel.condition, pt) for rel in result.relations):
+            out.append(pt)
+        if len(out) == n:
+            break
     return out
+
+
+def _holds(condition: sp.Basic, point: dict) -> bool:
+    """Whether a relation of the domain holds at a point (a drawn point outside the domain is not used)."""
+    subs = {s: sp.nsimplify(point[s.name]) if isinstance(point[s.name], float) else point[s.name]
+            for s in condition.free_symbols if s.name in point}
+    try:
+        return bool(condition.subs(subs))
+    except TypeError:
+        return True
 
 
 def _numeric_equal(prover: Prover, claim: str, a: sp.Expr, b: sp.Expr, points: list[dict], solvers, how: str = "") -> None:
@@ -510,19 +543,35 @@ def _derive_root(result: Result, d: Root, registry: dict):
 
     prover = Prover(result.name)
     x = d.variable
+    name = d.name or result.name
+    given = tuple(sym for sym, _ in d.given)
     reals = tuple(p.symbol for p in result.params if p.kind == "real")
-    spec = SolverSpec(result.name, x, d.equation, d.bracket[0], d.bracket[1], d.guess, reals)
+    spec = SolverSpec(name, x, d.equation, d.bracket[0], d.bracket[1], d.guess, reals + given)
     solvers = solvers_of(registry) + (spec,)
     outputs = dict(d.outputs)
     unknowns = {s.name: s for eq in d.equations for s in eq.free_symbols if s.name in outputs}
     points = _points(result)
-    root_x = solved(result.name)(*reals)
+    givens = {sym: expr for sym, expr in d.given}
+    points = [{**pt, **{sym.name: mp_value(expr, pt, solvers) for sym, expr in d.given}} for pt in points]
+    if d.where is not None:
+        inside = [pt for pt in points if bool(mp_value(sp.Piecewise((1, d.where), (0, True)), pt, solvers))]
+        for pt in points:
+            if pt not in inside and mp_value(d.equation.subs(x, d.bracket[0]), pt, solvers) != 0:
+                raise DerivationError(f"{result.name}: outside {sp.sstr(d.where)} the emitted equation must vanish at the "
+                                      f"lower end of the bracket (it does not at {pt})")
+        prover.fact(f"the root exists where {sp.sstr(d.where)}; elsewhere the emitted equation vanishes at the lower "
+                    f"end of the bracket", f"numeric ({len(inside)} of {len(points)} seeded points lie inside; exactly 0 "
+                    f"at the other {len(points) - len(inside)})")
+        if len(inside) < 4:
+            raise DerivationError(f"{result.name}: only {len(inside)} seeded points where {sp.sstr(d.where)}")
+        points = inside
+    root_x = solved(name)(*reals, *given)
     # 1. the outputs at the root satisfy every defining equation
     for eq in d.equations:
         residual = _inline(eq.lhs - eq.rhs, registry).subs({unknowns[k]: outputs[k] for k in unknowns}, simultaneous=True)
         label = f"the outputs satisfy {sp.sstr(eq)}"
-        try:
-            identical = sp.simplify(F.to_elementary(residual)) == 0
+        try:  # a large residual (a polished output) goes straight to the numeric check: simplify would not finish
+            identical = sp.count_ops(residual) <= 120 and sp.simplify(F.to_elementary(residual)) == 0
         except Exception:  # noqa: BLE001
             identical = False
         if identical:
@@ -570,16 +619,26 @@ def _derive_root(result: Result, d: Root, registry: dict):
                 f"so the root exists and is unique", f"numeric (signs at the ends and the derivative at 7 points inside, at "
                 f"{len(points)} seeded points at {DPS} digits)")
     names = [k for k, _ in d.outputs]
-    exprs = [v.subs(x, root_x) for _, v in d.outputs]
+    exprs = [v.subs(x, root_x).subs(givens, simultaneous=True) for _, v in d.outputs]
     impl = exprs[0]
     outs = tuple(zip(names, exprs)) if len(names) > 1 else ()
-    if result.implementation is not None and not outs:
+    if result.implementation is not None and not isinstance(result.implementation, tuple) and not outs:
         _numeric_equal(prover, "the emitted (stable) form equals the output at the root", result.implementation, impl,
                        points, solvers)
         impl = result.implementation
+    derived_outs = outs
+    if isinstance(result.implementation, tuple):  # stable forms of some of several outputs
+        stable = dict(result.implementation)
+        original = [{k: v for k, v in pt.items() if k not in {s.name for s in given}} for pt in points]
+        for i, (n, e) in enumerate(outs):
+            if n in stable:
+                _numeric_equal(prover, f"the emitted (stable) form of {n} equals the output at the root", stable[n], e,
+                               original, solvers)
+                outs = outs[:i] + ((n, stable[n]),) + outs[i + 1:]
     defining = sp.And(*d.equations) if len(d.equations) > 1 else d.equations[0]
     derived = exprs[0] if not outs else None
-    return Derivation(result, derived, impl, defining, {}, tuple(prover.steps), outputs=outs, solver=spec)
+    return Derivation(result, derived, impl, defining, {}, tuple(prover.steps), outputs=outs, solver=spec,
+                      derived_outputs=derived_outs if derived_outs != outs else ())
 
 
 # -- composites of earlier results -------------------------------------------------------------------------
@@ -590,16 +649,60 @@ def _derive_composite(result: Result, d: Composite, registry: dict):
     prover = Prover(result.name)
     solvers = solvers_of(registry)
     points = _points(result)
-    derived = _inline(d.expr, registry).doit()
-    derived = sp.simplify(derived)
-    prover.fact(f"{d.unknown} = {sp.sstr(derived)}", "symbolic (earlier results substituted, derivatives taken by SymPy)")
-    if result.published is not None:
-        _equal(prover, "the derived form equals the published form", derived, _inline(result.published, registry), points, solvers)
-    impl = derived
-    if result.implementation is not None:
-        impl = result.implementation
-        _equal(prover, "the emitted (stable) form equals the derived form", impl, derived, points, solvers)
-    return Derivation(result, derived, impl, sp.Eq(sp.Symbol(d.unknown), d.expr), {}, tuple(prover.steps))
+    pairs = d.expr if isinstance(d.expr, tuple) else ((d.unknown, d.expr),)
+    impls = dict(result.implementation) if isinstance(result.implementation, tuple) else {d.unknown: result.implementation}
+    outputs = []
+    for unknown, expr in pairs:
+        derived = sp.simplify(_inline(expr, registry).doit())
+        prover.fact(f"{unknown} = {sp.sstr(derived)}", "symbolic (earlier results substituted, derivatives taken by SymPy)")
+        if result.published is not None and len(pairs) == 1:
+            _equal(prover, "the derived form equals the published form", derived, _inline(result.published, registry), points, solvers)
+        impl = derived
+        if impls.get(unknown) is not None:
+            impl = _inline(impls[unknown], registry)
+            label = "the emitted (stable) form equals the derived form" + (f" ({unknown})" if len(pairs) > 1 else "")
+            _equal(prover, label, impl, derived, points, solvers)
+        outputs.append((unknown, derived, impl))
+    if len(pairs) == 1:
+        (_, derived, impl), = outputs
+        return Derivation(result, derived, impl, sp.Eq(sp.Symbol(d.unknown), d.expr), {}, tuple(prover.steps))
+    defining = sp.And(*(sp.Eq(sp.Symbol(n), e) for n, e in pairs))
+    return Derivation(result, None, outputs[0][2], defining, {}, tuple(prover.steps),
+                      outputs=tuple((n, impl) for n, _, impl in outputs))
+
+
+# -- one definition per value of a categorical parameter ------------------------------------------------------
+
+def _derive_by_choice(result: Result, d: ByChoice, registry: dict):
+    """Derive each value's stages as a result of its own (``NAME_VALUE``; earlier stages under their solver's
+    name), with the relations that hold for that value; the parts are registered for later ``ref``s."""
+    from dataclasses import replace
+
+    from learndyn.derive.derivation import Derivation, derive_result
+    from learndyn.derive.proof import ProofStep
+
+    params = tuple(p for p in result.params if p.name != d.choice)
+    published, impls = dict(d.published), dict(d.implementations)
+    local = dict(registry)
+    parts, cases, solvers, steps = [], [], [], []
+    for value, stages in d.cases:
+        relations = tuple(replace(rel, when=None) for rel in result.relations if rel.when in (None, (d.choice, value)))
+        for i, stage in enumerate(stages):
+            last = i == len(stages) - 1
+            name = f"{result.name}_{value}" if last else (getattr(stage, "name", "") or f"{result.name}_{value}_{i}")
+            sub = replace(result, name=name, params=params, relations=relations, definition=stage,
+                          published=published.get(value) if last else None,
+                          implementation=impls.get(value) if last else None)
+            sd = derive_result(sub, local)
+            local[name] = sd
+            steps += [ProofStep(f"{value}: {step.claim}", step.method) for step in sd.proof]
+            solvers += [spec for spec in (sd.solver, *sd.solvers) if spec is not None and spec not in solvers]
+        parts.append(sd)
+        cases.append((value, sd.outputs if sd.outputs else sd.implementation))
+    first = cases[0][1]
+    impl = first[0][1] if isinstance(first, tuple) else first
+    return Derivation(result, None, impl, d.defining, {}, tuple(steps), cases=tuple(cases), solvers=tuple(solvers),
+                      parts=tuple(parts))
 
 
 # -- free products (spectra of Jacobians) ----------------------------------------------------------------
@@ -720,4 +823,6 @@ def derive(result: Result, d, registry: dict):
         return _derive_free_product(result, d, registry)
     if isinstance(d, KernelComposition):
         return _derive_kernel(result, d, registry)
+    if isinstance(d, ByChoice):
+        return _derive_by_choice(result, d, registry)
     raise DerivationError(f"{result.name}: unknown kind {type(d).__name__}")

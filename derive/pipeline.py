@@ -24,6 +24,7 @@ from learndyn.derive.declaration import Family
 from learndyn.derive.derivation import Derivation, derive_result
 from learndyn.derive.emit import emit_index, emit_module
 from learndyn.derive.latex import family_latex
+from learndyn.derive.maps import with_parts
 
 __all__ = ["derive_family", "render", "write_outputs", "check_outputs", "default_output_dir", "cache_dir", "Mismatch"]
 
@@ -77,7 +78,7 @@ def derive_family(family: Family, *, use_cache: bool = True, progress: Callable[
     for result in family.results:
         if progress:
             progress(result.name)
-        derivations.append(derive_result(result, {d.name: d for d in derivations}))
+        derivations.append(derive_result(result, with_parts(derivations)))
     if use_cache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

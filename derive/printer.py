@@ -22,6 +22,7 @@ RUNTIME_IMPORTS = {
     "_deep_mode": "learndyn.numerics.deep_mode",
     "_roots": "learndyn.numerics.roots",
     "_kernels": "learndyn.numerics.kernels",
+    "_flow": "learndyn.numerics.flow",
 }
 
 #: prefix of the SymPy function that stands for the solved variable of an implicit result NAME
@@ -38,6 +39,8 @@ class LearndynTorchPrinter(TorchPrinter):
     def _print_number(self, expr: sp.Expr) -> str:
         if expr.is_Integer:
             return str(int(expr))
+        if expr in (sp.oo, -sp.oo):
+            return "math.inf" if expr == sp.oo else "-math.inf"
         value = complex(sp.N(expr, 30))
         if value.imag == 0:
             return repr(float(value.real))
@@ -140,6 +143,12 @@ class LearndynTorchPrinter(TorchPrinter):
 
     def _print_atan2(self, expr):
         return f"torch.atan2({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_sinc(self, expr):
+        return f"torch.sinc({self._print(expr.args[0])}/math.pi)"  # torch.sinc(x) = sin(πx)/(πx)
+
+    def _print_Infinity(self, expr):
+        return "math.inf"
 
     def _print_Geom(self, expr):
         return f"_special.geometric_sum({self._print(expr.args[0])}, {self._print(expr.args[1])})"

@@ -6,14 +6,14 @@ FAMILIES = {
     'linear': ('scalar_trajectory', 'mode_trajectory', 'mode_learning_time', 'deep_mode_time', 'deep_mode_trajectory', ),
     'regularisation': ('weight_decay_trajectory', 'dae_trajectory', 'noise_equivalent_decay', 'dropout_expected_time', 'dropout_time_bound', 'dropout_trajectory', 'inverted_dropout_trajectory', ),
     'signal_propagation': ('variance_map', 'additive_noise_variance_map', 'critical_sigma_w', 'variance_after_depth', 'correlation_map', 'correlation_fixed_point', 'correlation_slope', 'correlation_depth_scale', 'trainable_depth', 'shifted_relu_active_fraction', 'shifted_relu_second_moment', 'shifted_relu_critical_point', 'jacobian_spectrum_variance', ),
-    'ntk': ('relu_kernel_map', 'relu_kernel_map_derivative', 'erf_kernel_map', 'erf_kernel_map_derivative', 'nngp_kernel', 'ntk_kernel', ),
+    'ntk': ('relu_kernel_map', 'relu_kernel_map_derivative', 'erf_kernel_map', 'erf_kernel_map_derivative', 'nngp_kernel', 'ntk_kernel', 'kernel_fixed_point', 'chi1', 'kernel_depth_scales', 'ntk_depth_limit', 'mse_train_prediction', 'mse_test_prediction', 'ntk_condition_number', 'mean_prediction', ),
 }
 
 CLAIMS = {
     'linear': ('depth_independent_time_from_order_one_start', 'time_grows_with_depth_from_small_gain', 'stable_lr_shrinks_with_depth', 'modes_learned_in_order_of_strength', ),
     'regularisation': ('noise_lowers_plateau_not_growth', 'equivalent_decay_is_slower', 'weight_decay_removes_imbalance', ),
     'signal_propagation': ('additive_noise_has_no_critical_point', 'noise_limits_depth', ),
-    'ntk': (),
+    'ntk': ('chaotic_phase_trains_fast_but_forgets_inputs', 'ordered_phase_generalises_but_trains_slowly', ),
 }
 
 MODULE_OF = {name: family for family, names in FAMILIES.items() for name in names}

@@ -9,15 +9,18 @@ Every function takes THEORY.md's keyword names, broadcasts tensors, keeps their 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
 from learndyn.domain import ArrayParam, ChoiceParam, Domain, Interval, IntParam, Relation
-from learndyn.numerics.tensors import as_array as _as_array, as_tensors as _as_tensors
+from learndyn.numerics.tensors import as_array as _as_array, as_tensors as _as_tensors, broadcast_shape as _broadcast_shape, broadcast_to as _broadcast_to
+from learndyn.numerics import flow as _flow
 from learndyn.numerics import kernels as _kernels
+from learndyn.numerics import roots as _roots
 from learndyn.numerics import special as _special
 
-__all__ = ['relu_kernel_map', 'relu_kernel_map_derivative', 'erf_kernel_map', 'erf_kernel_map_derivative', 'nngp_kernel', 'ntk_kernel', 'DOMAINS']
+__all__ = ['relu_kernel_map', 'relu_kernel_map_derivative', 'erf_kernel_map', 'erf_kernel_map_derivative', 'nngp_kernel', 'ntk_kernel', 'kernel_fixed_point', 'chi1', 'kernel_depth_scales', 'ntk_depth_limit', 'mse_train_prediction', 'mse_test_prediction', 'ntk_condition_number', 'mean_prediction', 'DOMAINS']
 
 DOMAINS = {
     'relu_kernel_map': Domain(
@@ -89,6 +92,94 @@ DOMAINS = {
             'sigma_w2': Interval(0.0, math.inf, lo_closed=False, hi_closed=False),
             'sigma_b2': Interval(0.0, math.inf, lo_closed=True, hi_closed=False),
             'activation': ChoiceParam(('relu', 'erf')),
+        },
+        (),
+    ),
+    'kernel_fixed_point': Domain(
+        'kernel_fixed_point',
+        {
+            'sigma_w2': Interval(0.0, math.inf, lo_closed=False, hi_closed=False),
+            'sigma_b2': Interval(0.0, math.inf, lo_closed=False, hi_closed=False),
+            'activation': ChoiceParam(('relu', 'erf')),
+        },
+        (
+            Relation('sigma_w2', ('activation', 'sigma_w2'), 'sigma_w2 < 2 for ReLU (σ_w² ≥ 2 has no finite fixed point: the variance diverges)',
+                     lambda activation, sigma_w2: (torch.lt(sigma_w2, 2)) if activation == 'relu' else True),
+        ),
+    ),
+    'chi1': Domain(
+        'chi1',
+        {
+            'sigma_w2': Interval(0.0, math.inf, lo_closed=False, hi_closed=False),
+            'sigma_b2': Interval(0.0, math.inf, lo_closed=False, hi_closed=False),
+            'activation': ChoiceParam(('relu', 'erf')),
+        },
+        (
+            Relation('sigma_w2', ('activation', 'sigma_w2'), 'sigma_w2 < 2 for ReLU (σ_w² ≥ 2 has no finite fixed point: the variance diverges)',
+                     lambda activation, sigma_w2: (torch.lt(sigma_w2, 2)) if activation == 'relu' else True),
+        ),
+    ),
+    'kernel_depth_scales': Domain(
+        'kernel_depth_scales',
+        {
+            'sigma_w2': Interval(0.0, math.inf, lo_closed=False, hi_closed=False),
+            'sigma_b2': Interval(0.0, math.inf, lo_closed=False, hi_closed=False),
+            'activation': ChoiceParam(('relu', 'erf')),
+        },
+        (
+            Relation('sigma_w2', ('activation', 'sigma_w2'), 'sigma_w2 < 2 for ReLU (σ_w² ≥ 2 has no finite fixed point: the variance diverges)',
+                     lambda activation, sigma_w2: (torch.lt(sigma_w2, 2)) if activation == 'relu' else True),
+        ),
+    ),
+    'ntk_depth_limit': Domain(
+        'ntk_depth_limit',
+        {
+            'sigma_w2': Interval(0.0, math.inf, lo_closed=False, hi_closed=False),
+            'sigma_b2': Interval(0.0, math.inf, lo_closed=False, hi_closed=False),
+            'activation': ChoiceParam(('relu', 'erf')),
+        },
+        (
+            Relation('sigma_w2', ('activation', 'sigma_w2'), 'sigma_w2 < 2 for ReLU (σ_w² ≥ 2 has no finite fixed point: the variance diverges)',
+                     lambda activation, sigma_w2: (torch.lt(sigma_w2, 2)) if activation == 'relu' else True),
+        ),
+    ),
+    'mse_train_prediction': Domain(
+        'mse_train_prediction',
+        {
+            't': Interval(0.0, math.inf, lo_closed=True, hi_closed=False),
+            'lr': Interval(0.0, math.inf, lo_closed=False, hi_closed=False),
+            'ntk_train_train': ArrayParam(2, '(n, n)', optional=False, psd=True),
+            'y_train': ArrayParam(2, '(n, k)', optional=False),
+            'f0_train': ArrayParam(2, '(n, k)', optional=False),
+        },
+        (),
+    ),
+    'mse_test_prediction': Domain(
+        'mse_test_prediction',
+        {
+            't': Interval(0.0, math.inf, lo_closed=True, hi_closed=False),
+            'lr': Interval(0.0, math.inf, lo_closed=False, hi_closed=False),
+            'ntk_test_train': ArrayParam(2, '(n*, n)', optional=False),
+            'ntk_train_train': ArrayParam(2, '(n, n)', optional=False, psd=True),
+            'y_train': ArrayParam(2, '(n, k)', optional=False),
+            'f0_train': ArrayParam(2, '(n, k)', optional=False),
+            'f0_test': ArrayParam(2, '(n*, k)', optional=False),
+        },
+        (),
+    ),
+    'ntk_condition_number': Domain(
+        'ntk_condition_number',
+        {
+            'ntk_train_train': ArrayParam(2, '(n, n)', optional=False, psd=True),
+        },
+        (),
+    ),
+    'mean_prediction': Domain(
+        'mean_prediction',
+        {
+            'ntk_test_train': ArrayParam(2, '(n*, n)', optional=False),
+            'ntk_train_train': ArrayParam(2, '(n, n)', optional=False, psd=True),
+            'y_train': ArrayParam(2, '(n, k)', optional=False),
         },
         (),
     ),
@@ -360,3 +451,574 @@ def ntk_kernel(x1, x2, hidden_layers, sigma_w2, sigma_b2, activation, *, check: 
         DOMAINS['ntk_kernel'].check({'x1': x1, 'x2': x2, 'hidden_layers': hidden_layers, 'sigma_w2': sigma_w2, 'sigma_b2': sigma_b2, 'activation': activation})
     layer = {'relu': _kernel_layer_relu, 'erf': _kernel_layer_erf}[activation]
     return _kernels.compose(x1, x2, hidden_layers, sigma_w2, sigma_b2, activation, layer, 'ntk', 'ntk_kernel')
+
+
+def _equation_kernel_fixed_point_erf_variance(q, sigma_w2, sigma_b2):
+    """The emitted equation of kernel_fixed_point_erf_variance, increasing in q: 1 - sigma_b2/q - 2*sigma_w2*atan(2*q/sqrt(4*q + 1))/(pi*q) = 0."""
+    return 1 - sigma_b2/q - 2*sigma_w2*torch.atan(2*q/torch.sqrt(4*q + 1))/(3.141592653589793*q)
+
+
+def _solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2):
+    """The root q of _equation_kernel_fixed_point_erf_variance in [sigma_b2, sigma_b2 + sigma_w2] (vectorised, converged to float64 round-off, differentiable)."""
+    return _roots.solve_increasing(_equation_kernel_fixed_point_erf_variance, sigma_b2, sigma_b2 + sigma_w2, (sigma_w2, sigma_b2,), sigma_b2 + (0.5)*sigma_w2)
+
+
+def _equation_kernel_fixed_point_erf_correlation(phi, sigma_w2, sigma_b2, q_star):
+    """The emitted equation of kernel_fixed_point_erf_correlation, increasing in phi: Piecewise((-4*sigma_w2/(pi*(2*q_star + 1)*cos(phi/2 - atan(2*q_star/sqrt(4*q_star + 1)))*sinc(phi/2)) + 1, sigma_w2/(pi*sqrt(4*q_star + 1)) > 1/4), (phi, True)) = 0."""
+    return torch.where(torch.gt(sigma_w2/(3.141592653589793*torch.sqrt(4*q_star + 1)), 0.25), -4*sigma_w2/(3.141592653589793*(2*q_star + 1)*torch.cos((0.5)*phi - torch.atan(2*q_star/torch.sqrt(4*q_star + 1)))*torch.sinc((0.5)*phi/math.pi)) + 1, phi)
+
+
+def _solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2, q_star):
+    """The root phi of _equation_kernel_fixed_point_erf_correlation in [0, atan(2*q_star/sqrt(4*q_star + 1))] (vectorised, converged to float64 round-off, differentiable)."""
+    return _roots.solve_increasing(_equation_kernel_fixed_point_erf_correlation, 0, torch.atan(2*q_star/torch.sqrt(4*q_star + 1)), (sigma_w2, sigma_b2, q_star,), torch.where(torch.gt(sigma_w2/(3.141592653589793*torch.sqrt(4*q_star + 1)), 0.25), (0.5)*torch.atan(2*q_star/torch.sqrt(4*q_star + 1)), 0))
+
+
+class KernelFixedPoint(NamedTuple):
+    """The outputs of kernel_fixed_point."""
+
+    q_star: torch.Tensor
+    c_star: torch.Tensor
+
+
+def kernel_fixed_point(sigma_w2, sigma_b2, activation, *, check: bool = True) -> KernelFixedPoint:
+    r"""Fixed point of the kernel map (variance q* and correlation c*).
+
+    Defining equation: Eq(q_star, sigma_b2 + sigma_w2*\mathcal{T}(q_star, q_star, q_star)) &
+      Eq(c_star*q_star, sigma_b2 + sigma_w2*\mathcal{T}(q_star, c_star*q_star, q_star))
+    Emitted form of q_star for 'relu': -2*sigma_b2/(sigma_w2 - 2)
+    Emitted form of c_star for 'relu': 1
+    Emitted form of q_star for 'erf': solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)
+    Emitted form of c_star for 'erf': Piecewise((-(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2) + 1)*sin(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)) -
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)) + (-sigma_b2 -
+      2*sigma_w2*(-solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)) +
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)))/pi -
+      (2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)*sin(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)) -
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)))/2)/(-2*sigma_w2/pi + (2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)*cos(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)) -
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)))/2))/(2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)),
+      (sigma_w2/(pi*sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)) > 1/4) &
+      (solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)) >
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1))/2)),
+      (-(2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)*sin(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)) -
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)))/(2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)),
+      sigma_w2/(pi*sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)) > 1/4), (1,
+      True))
+    Solved variable: q in [sigma_b2, sigma_b2 + sigma_w2], the root of 1 - sigma_b2/q -
+      2*sigma_w2*atan(2*q/sqrt(4*q + 1))/(pi*q) = 0
+    Solved variable: phi in [0, atan(2*q_star/sqrt(4*q_star + 1))], the root of
+      Piecewise((-4*sigma_w2/(pi*(2*q_star + 1)*cos(phi/2 - atan(2*q_star/sqrt(4*q_star +
+      1)))*sinc(phi/2)) + 1, sigma_w2/(pi*sqrt(4*q_star + 1)) > 1/4), (phi, True)) = 0
+    Source: seed 004, 'Convergence of NTK and Phase Diagram' [xiao2020disentangling]
+    Domain: sigma_w2 ∈ (0.0, inf); sigma_b2 ∈ (0.0, inf); activation: one of 'relu', 'erf'; sigma_w2 < 2
+      for ReLU (σ_w² ≥ 2 has no finite fixed point: the variance diverges)
+
+    Assumptions:
+    - infinitely wide layers; the fixed points of the dense-then-activation map K ↦ σ_w² T(K) + σ_b²
+      (THEORY.md, family 4)
+    - erf: ordered phase χ1 < 1 (c* = 1), chaotic phase χ1 > 1 (c* < 1); ReLU is always ordered on its
+      domain (χ1 = σ_w²/2 < 1)
+    - q* = σ_w² T(q*, q*, q*) + σ_b² and c* q* = σ_w² T(q*, c* q*, q*) + σ_b²; c* the stable fixed point
+      (c* = 1 when χ1 ≤ 1)
+    - erf: q* the root of 1 − σ_w² T(q, q, q)/q − σ_b²/q, increasing in q on [σ_b², σ_w² + σ_b²]; in the
+      chaotic phase c* = sin(A − φ)/a with φ = arcsin a − arcsin(a c*) the root of an increasing
+      equation on [0, arcsin a], a = 2q*/(1 + 2q*): exact as c* → 1 at the phase boundary
+
+    Proof:
+    - relu: earlier results substituted into the defining equation — symbolic
+    - relu: SymPy solves the defining equation for q_star (one solution) — symbolic (sympy.solve)
+    - relu: the solution satisfies the defining equation — symbolic (SymPy simplifies the residual to 0)
+    - relu: the derived form equals the published form — symbolic (SymPy simplifies the residual to 0)
+    - relu: the outputs satisfy Eq(c_star*q_star, sigma_b2 + sigma_w2*relu_kernel_map(q_star,
+      c_star*q_star, q_star)) — symbolic (SymPy simplifies the residual to 0)
+    - erf: the outputs satisfy Eq(q_star, sigma_b2 + sigma_w2*erf_kernel_map(q_star, q_star, q_star))
+      exactly where the emitted equation vanishes — numeric (residual below 8.4e-41 relative at the
+      mpmath root, at 16 seeded points at 40 digits; the residual is a multiple of fixed sign of the
+      emitted equation at 48 points of the bracket)
+    - erf: the emitted equation is increasing in q and changes sign on [sigma_b2, sigma_b2 + sigma_w2],
+      so the root exists and is unique — numeric (signs at the ends and the derivative at 7 points
+      inside, at 16 seeded points at 40 digits)
+    - erf: the root exists where 4*sigma_w2/(pi*sqrt(4*q_star + 1)) > 1; elsewhere the emitted equation
+      vanishes at the lower end of the bracket — numeric (8 of 16 seeded points lie inside; exactly 0 at
+      the other 8)
+    - erf: the outputs satisfy Eq(c_star*q_star, sigma_b2 + sigma_w2*erf_kernel_map(q_star,
+      c_star*q_star, q_star)) exactly where the emitted equation vanishes — numeric (residual below
+      3.4e-38 relative at the mpmath root, at 8 seeded points at 40 digits; the residual is a multiple
+      of fixed sign of the emitted equation at 24 points of the bracket)
+    - erf: the emitted equation is increasing in phi and changes sign on [0, atan(2*q_star/sqrt(4*q_star
+      + 1))], so the root exists and is unique — numeric (signs at the ends and the derivative at 7
+      points inside, at 8 seeded points at 40 digits)
+    - erf: the emitted (stable) form of c_star equals the output at the root — numeric (8 seeded points
+      at 40 digits; largest relative difference 4.5e-37)
+    """
+    sigma_w2, sigma_b2 = _as_tensors(sigma_w2, sigma_b2)
+    if check:
+        DOMAINS['kernel_fixed_point'].check({'sigma_w2': sigma_w2, 'sigma_b2': sigma_b2, 'activation': activation})
+    if activation == 'relu':
+        return KernelFixedPoint(q_star=_broadcast_to(-2*sigma_b2/(sigma_w2 - 2), _broadcast_shape(sigma_w2, sigma_b2), sigma_w2), c_star=_broadcast_to(1, _broadcast_shape(sigma_w2, sigma_b2), sigma_w2))
+    if activation == 'erf':
+        _x0 = _solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)
+        _x1 = (1/_x0)
+        _x2 = sigma_w2/3.141592653589793
+        _x3 = 2*_x2
+        _x4 = 2*_x0
+        _x5 = _x4 + 1
+        _x6 = _solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2, _x0)
+        _x7 = torch.rsqrt(4*_x0 + 1)
+        _x8 = torch.atan(_x4*_x7)
+        _x9 = _x6 - _x8
+        _x10 = (0.5)*_x5
+        _x11 = _x10*torch.sin(_x9)
+        _x12 = torch.gt(_x2*_x7, 0.25)
+        return KernelFixedPoint(q_star=_broadcast_to(_x0, _broadcast_shape(sigma_w2, sigma_b2), sigma_w2), c_star=_broadcast_to(torch.where(torch.logical_and(_x12, torch.gt(_x6, (0.5)*_x8)), -_x1*_x10*torch.sin(_x9 + (-_x11 + _x3*_x9 - sigma_b2)/(-_x3 + (0.5)*_x5*torch.cos(_x9))), torch.where(_x12, -_x1*_x11, 1)), _broadcast_shape(sigma_w2, sigma_b2), sigma_w2))
+    raise AssertionError(activation)  # unreachable: the domain check admits only the cases above
+
+
+def chi1(sigma_w2, sigma_b2, activation, *, check: bool = True) -> torch.Tensor:
+    r"""Slope χ1 of the kernel map at the fixed point.
+
+    Defining equation: Eq(\chi_1, sigma_w2*\dot{\mathcal{T}}(q_star, q_star, q_star))
+    Emitted form for 'relu': sigma_w2/2
+    Emitted form for 'erf': 4*sigma_w2/(pi*sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2) + 1))
+    Source: seed 004, 'Convergence of NTK and Phase Diagram' [xiao2020disentangling]
+    Domain: sigma_w2 ∈ (0.0, inf); sigma_b2 ∈ (0.0, inf); activation: one of 'relu', 'erf'; sigma_w2 < 2
+      for ReLU (σ_w² ≥ 2 has no finite fixed point: the variance diverges)
+
+    Assumptions:
+    - infinitely wide layers; the fixed points of the dense-then-activation map K ↦ σ_w² T(K) + σ_b²
+      (THEORY.md, family 4)
+    - erf: ordered phase χ1 < 1 (c* = 1), chaotic phase χ1 > 1 (c* < 1); ReLU is always ordered on its
+      domain (χ1 = σ_w²/2 < 1)
+    - ReLU: Ṫ(q, q, q) = 1/2 for every q, so χ1 = σ_w²/2 whatever q* is
+
+    Proof:
+    - relu: chi1 = sigma_w2/2 — symbolic (earlier results substituted, derivatives taken by SymPy)
+    - relu: the derived form equals the published form — symbolic (SymPy simplifies the difference to 0)
+    - erf: chi1 = 4*sigma_w2/(pi*sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1))
+      — symbolic (earlier results substituted, derivatives taken by SymPy)
+    """
+    sigma_w2, sigma_b2 = _as_tensors(sigma_w2, sigma_b2)
+    if check:
+        DOMAINS['chi1'].check({'sigma_w2': sigma_w2, 'sigma_b2': sigma_b2, 'activation': activation})
+    if activation == 'relu':
+        return _broadcast_to((0.5)*sigma_w2, _broadcast_shape(sigma_w2, sigma_b2), sigma_w2)
+    if activation == 'erf':
+        return _broadcast_to(4*sigma_w2/(3.141592653589793*torch.sqrt(4*_solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)), _broadcast_shape(sigma_w2, sigma_b2), sigma_w2)
+    raise AssertionError(activation)  # unreachable: the domain check admits only the cases above
+
+
+class KernelDepthScales(NamedTuple):
+    """The outputs of kernel_depth_scales."""
+
+    xi_1: torch.Tensor
+    xi_c: torch.Tensor
+
+
+def kernel_depth_scales(sigma_w2, sigma_b2, activation, *, check: bool = True) -> KernelDepthScales:
+    r"""Depth scales of the kernel's convergence.
+
+    Defining equation: Eq(\xi_1, 1/Abs(log(\chi_1))) & Eq(\xi_c, -1/log(\chi_{c^*}))
+    Emitted form of xi_1 for 'relu': -1/log(sigma_w2/2)
+    Emitted form of xi_c for 'relu': -1/log(sigma_w2/2)
+    Emitted form of xi_1 for 'erf': 1/Abs(log(4*sigma_w2/pi) -
+      log(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)/2)
+    Emitted form of xi_c for 'erf':
+      -1/log(4*sigma_w2/(pi*sqrt(4*(-(2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)*sin(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2))/2)*cos(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2))/2 -
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)))/solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      2)*(2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)*sin(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2))/2)*cos(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2))/2 -
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1))) +
+      4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)))
+    Source: seed 004, 'Convergence of NTK and Phase Diagram' [xiao2020disentangling]
+    Domain: sigma_w2 ∈ (0.0, inf); sigma_b2 ∈ (0.0, inf); activation: one of 'relu', 'erf'; sigma_w2 < 2
+      for ReLU (σ_w² ≥ 2 has no finite fixed point: the variance diverges)
+
+    Assumptions:
+    - infinitely wide layers; the fixed points of the dense-then-activation map K ↦ σ_w² T(K) + σ_b²
+      (THEORY.md, family 4)
+    - erf: ordered phase χ1 < 1 (c* = 1), chaotic phase χ1 > 1 (c* < 1); ReLU is always ordered on its
+      domain (χ1 = σ_w²/2 < 1)
+    - ξ1 = 1/|ln χ1|: the depth over which c → 1 in the ordered phase (and over which the NTK's diagonal
+      grows like χ1^l in the chaotic phase)
+    - ξ_c = −1/ln χ_c*, χ_c* = σ_w² Ṫ(q*, q* c*, q*): the depth over which c → c*; ξ_c = ξ1 in the
+      ordered phase (c* = 1)
+    - both are infinite on the phase boundary χ1 = 1 and ill-conditioned near it: a relative change ε of
+      σ_w² changes them by about ε/|χ1 − 1|
+
+    Proof:
+    - relu: xi_1 = 1/Abs(log(sigma_w2/2)) — symbolic (earlier results substituted, derivatives taken by
+      SymPy)
+    - relu: the emitted (stable) form equals the derived form (xi_1) — numeric (16 seeded points at 40
+      digits; largest relative difference 0)
+    - relu: xi_c = -1/log(sigma_w2/2) — symbolic (earlier results substituted, derivatives taken by
+      SymPy)
+    - relu: the emitted (stable) form equals the derived form (xi_c) — symbolic (SymPy simplifies the
+      difference to 0)
+    - erf: xi_1 = 1/Abs(log(4*sigma_w2/(pi*sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2) + 1)))) — symbolic (earlier results substituted, derivatives taken by SymPy)
+    - erf: the emitted (stable) form equals the derived form (xi_1) — numeric (16 seeded points at 40
+      digits; largest relative difference 7.1e-41)
+    - erf: xi_c =
+      Piecewise((-1/log(4*sigma_w2/(pi*sqrt(-(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2) + 1)**2*sin(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)) -
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)))**2 +
+      4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)**2 +
+      4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1))),
+      sigma_w2/(pi*sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)) > 1/4),
+      (-1/log(4*sigma_w2/(pi*sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1))),
+      True)) — symbolic (earlier results substituted, derivatives taken by SymPy)
+    - erf: the emitted (stable) form equals the derived form (xi_c) — numeric (16 seeded points at 40
+      digits; largest relative difference 1.1e-40)
+    """
+    sigma_w2, sigma_b2 = _as_tensors(sigma_w2, sigma_b2)
+    if check:
+        DOMAINS['kernel_depth_scales'].check({'sigma_w2': sigma_w2, 'sigma_b2': sigma_b2, 'activation': activation})
+    if activation == 'relu':
+        _x0 = -1/torch.log((0.5)*sigma_w2)
+        return KernelDepthScales(xi_1=_broadcast_to(_x0, _broadcast_shape(sigma_w2, sigma_b2), sigma_w2), xi_c=_broadcast_to(_x0, _broadcast_shape(sigma_w2, sigma_b2), sigma_w2))
+    if activation == 'erf':
+        _x0 = 4*sigma_w2/3.141592653589793
+        _x1 = _solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)
+        _x2 = 4*_x1
+        _x3 = _x2 + 1
+        _x4 = 2*_x1
+        _x5 = (0.5)*_solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2, _x1)
+        _x6 = (_x4 + 1)*torch.sin(_x5)*torch.cos(_x5 - torch.atan(_x4/torch.sqrt(_x3)))
+        return KernelDepthScales(xi_1=_broadcast_to((1/torch.abs(torch.log(_x0) - 0.5*torch.log(_x3))), _broadcast_shape(sigma_w2, sigma_b2), sigma_w2), xi_c=_broadcast_to(-1/torch.log(_x0/torch.sqrt(_x2*_x6*(2 - _x6/_x1) + _x3)), _broadcast_shape(sigma_w2, sigma_b2), sigma_w2))
+    raise AssertionError(activation)  # unreachable: the domain check admits only the cases above
+
+
+class NtkDepthLimit(NamedTuple):
+    """The outputs of ntk_depth_limit."""
+
+    diagonal: torch.Tensor
+    off_diagonal: torch.Tensor
+
+
+def ntk_depth_limit(sigma_w2, sigma_b2, activation, *, check: bool = True) -> NtkDepthLimit:
+    r"""Large-depth limit of the NTK.
+
+    Defining equation: Eq(theta_diag, chi_diag*theta_diag + k_diag) & Eq(theta_off, chi_off*theta_off +
+      k_off)
+    Emitted form of diagonal for 'relu': Piecewise((2*sigma_b2/((sigma_w2/2 - 1)*(sigma_w2 - 2)),
+      sigma_w2 < 2), (oo, True))
+    Emitted form of off_diagonal for 'relu': 2*sigma_b2/((sigma_w2/2 - 1)*(sigma_w2 - 2))
+    Emitted form of diagonal for 'erf': Piecewise((-solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/(4*sigma_w2/(pi*sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)) -
+      1), sigma_w2/(pi*sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)) < 1/4),
+      (oo, True))
+    Emitted form of off_diagonal for 'erf':
+      Piecewise((-(2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)*sin(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)) -
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)) + (-sigma_b2 -
+      2*sigma_w2*(-solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)) +
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)))/pi -
+      (2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)*sin(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)) -
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)))/2)/(-2*sigma_w2/pi + (2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)*cos(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)) -
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)))/2))/(2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)),
+      (sigma_w2/(pi*sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)) > 1/4) &
+      (solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)) >
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1))/2)),
+      (-(2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)*sin(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)) -
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)))/(2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)),
+      sigma_w2/(pi*sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)) > 1/4), (1,
+      True))*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/(-4*sigma_w2/(pi*sqrt(4*(-(2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)*sin(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2))/2)*cos(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2))/2 -
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)))/solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      2)*(2*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) +
+      1)*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)*sin(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2))/2)*cos(solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2,
+      solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2))/2 -
+      atan(2*solve_kernel_fixed_point_erf_variance(sigma_w2,
+      sigma_b2)/sqrt(4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1))) +
+      4*solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2) + 1)) + 1)
+    Source: seed 004, 'Convergence of NTK and Phase Diagram' [xiao2020disentangling]
+    Domain: sigma_w2 ∈ (0.0, inf); sigma_b2 ∈ (0.0, inf); activation: one of 'relu', 'erf'; sigma_w2 < 2
+      for ReLU (σ_w² ≥ 2 has no finite fixed point: the variance diverges)
+
+    Assumptions:
+    - infinitely wide layers; the fixed points of the dense-then-activation map K ↦ σ_w² T(K) + σ_b²
+      (THEORY.md, family 4)
+    - erf: ordered phase χ1 < 1 (c* = 1), chaotic phase χ1 > 1 (c* < 1); ReLU is always ordered on its
+      domain (χ1 = σ_w²/2 < 1)
+    - Θ^{l+1} = K^{l+1} + σ_w² Ṫ(K^l) Θ^l with K at its fixed point: a linear recurrence Θ ↦ k + χ Θ
+      whose limit is k/(1 − χ) when χ < 1
+    - diagonal: k = q*, χ = χ1 (inf in the chaotic phase, where Θ grows like χ1^l); off-diagonal: k = q*
+      c*, χ = χ_c*
+    - ill-conditioned near the phase boundary, where 1 − χ → 0
+
+    Proof:
+    - relu: SymPy solves the defining equation for theta_diag, theta_off (one solution) — symbolic
+      (sympy.solve)
+    - relu: the solution satisfies Eq(theta_diag, chi_diag*theta_diag + k_diag) — symbolic (SymPy
+      simplifies the residual to 0)
+    - relu: the solution satisfies Eq(theta_off, chi_off*theta_off + k_off) — symbolic (SymPy simplifies
+      the residual to 0)
+    - relu: solved with k_diag, chi_diag, k_off, chi_off as symbols, then replaced by k_diag =
+      kernel_fixed_point_relu.q_star(sigma_w2, sigma_b2), chi_diag = chi1_relu(sigma_w2, sigma_b2),
+      k_off = kernel_fixed_point_relu.c_star(sigma_w2,
+      sigma_b2)*kernel_fixed_point_relu.q_star(sigma_w2, sigma_b2), chi_off = chi1_relu(sigma_w2,
+      sigma_b2) — symbolic (substitution)
+    - erf: SymPy solves the defining equation for theta_diag, theta_off (one solution) — symbolic
+      (sympy.solve)
+    - erf: the solution satisfies Eq(theta_diag, chi_diag*theta_diag + k_diag) — symbolic (SymPy
+      simplifies the residual to 0)
+    - erf: the solution satisfies Eq(theta_off, chi_off*theta_off + k_off) — symbolic (SymPy simplifies
+      the residual to 0)
+    - erf: solved with k_diag, chi_diag, k_off, chi_off as symbols, then replaced by k_diag =
+      kernel_fixed_point_erf.q_star(sigma_w2, sigma_b2), chi_diag = chi1_erf(sigma_w2, sigma_b2), k_off
+      = kernel_fixed_point_erf.c_star(sigma_w2, sigma_b2)*kernel_fixed_point_erf.q_star(sigma_w2,
+      sigma_b2), chi_off = sigma_w2*erf_kernel_map_derivative(kernel_fixed_point_erf.q_star(sigma_w2,
+      sigma_b2), kernel_fixed_point_erf.c_star(sigma_w2,
+      sigma_b2)*kernel_fixed_point_erf.q_star(sigma_w2, sigma_b2),
+      kernel_fixed_point_erf.q_star(sigma_w2, sigma_b2)) — symbolic (substitution)
+    - erf: the emitted (stable) form of off_diagonal equals the derived form — numeric (16 seeded points
+      at 40 digits; largest relative difference 4.5e-37)
+    """
+    sigma_w2, sigma_b2 = _as_tensors(sigma_w2, sigma_b2)
+    if check:
+        DOMAINS['ntk_depth_limit'].check({'sigma_w2': sigma_w2, 'sigma_b2': sigma_b2, 'activation': activation})
+    if activation == 'relu':
+        _x0 = 2*sigma_b2/(((0.5)*sigma_w2 - 1)*(sigma_w2 - 2))
+        return NtkDepthLimit(diagonal=_broadcast_to(torch.where(torch.lt(sigma_w2, 2), _x0, math.inf), _broadcast_shape(sigma_w2, sigma_b2), sigma_w2), off_diagonal=_broadcast_to(_x0, _broadcast_shape(sigma_w2, sigma_b2), sigma_w2))
+    if activation == 'erf':
+        _x0 = _solve_kernel_fixed_point_erf_variance(sigma_w2, sigma_b2)
+        _x1 = 4*_x0
+        _x2 = _x1 + 1
+        _x3 = torch.rsqrt(_x2)
+        _x4 = sigma_w2/3.141592653589793
+        _x5 = _x3*_x4
+        _x6 = (1/_x0)
+        _x7 = 2*_x0
+        _x8 = _x7 + 1
+        _x9 = _solve_kernel_fixed_point_erf_correlation(sigma_w2, sigma_b2, _x0)
+        _x10 = (0.5)*_x9
+        _x11 = torch.atan(_x3*_x7)
+        _x12 = -_x11
+        _x13 = _x8*torch.sin(_x10)*torch.cos(_x10 + _x12)
+        _x14 = 2*_x4
+        _x15 = _x12 + _x9
+        _x16 = (0.5)*_x8
+        _x17 = _x16*torch.sin(_x15)
+        _x18 = torch.gt(_x5, 0.25)
+        return NtkDepthLimit(diagonal=_broadcast_to(torch.where(torch.lt(_x5, 0.25), -_x0/(4*_x5 - 1), math.inf), _broadcast_shape(sigma_w2, sigma_b2), sigma_w2), off_diagonal=_broadcast_to(_x0*torch.where(torch.logical_and(_x18, torch.gt(_x9, (0.5)*_x11)), -_x16*_x6*torch.sin(_x15 + (_x14*_x15 - _x17 - sigma_b2)/(-_x14 + (0.5)*_x8*torch.cos(_x15))), torch.where(_x18, -_x17*_x6, 1))/(-4*_x4/torch.sqrt(_x1*_x13*(-_x13*_x6 + 2) + _x2) + 1), _broadcast_shape(sigma_w2, sigma_b2), sigma_w2))
+    raise AssertionError(activation)  # unreachable: the domain check admits only the cases above
+
+
+def mse_train_prediction(t, lr, ntk_train_train, y_train, f0_train, *, check: bool = True) -> torch.Tensor:
+    r"""Training outputs under MSE gradient flow on the NTK.
+
+    Defining equation: Eq(\dot f_t, -\Theta*r*(-Y + f_t))
+    Derived closed form: y + (u0 - y)*exp(-lambda*r*t)
+    Emitted (stable) form: y + (u0 - y)*exp(-lambda*r*t)
+    Source: seed 004, 'Training Dynamics and NTK' [jacot2018neural]
+    Domain: t ∈ [0.0, inf); lr ∈ (0.0, inf); ntk_train_train: a finite real 2-d tensor (n, n), symmetric
+      positive semi-definite; y_train: a finite real 2-d tensor (n, k); f0_train: a finite real 2-d
+      tensor (n, k)
+
+    Assumptions:
+    - gradient flow on L = ‖f(X) − Y‖²_F/(2 n k) with the kernel fixed at Θ (infinite width, or a wide
+      network's linearisation): df/dt = −(lr/(n k)) Θ (f − Y)
+    - Θ symmetric positive semi-definite; the functions of Θ are applied through its eigendecomposition,
+      with gradients by divided differences that stay finite when eigenvalues are equal or nearly equal
+    - f_t = Y + exp(−lr Θ t/(n k)) (f0 − Y); a 1-d t gives one (n, k) slice per time
+
+    Proof:
+    - the mode equation Eq(Derivative(u(t), t), -lambda*r*(-y + u(t))) with u(0) = u0 solves to u = y +
+      (u0 - y)*exp(-lambda*r*t) — symbolic (dsolve; checkodesol)
+    - the initial condition u(0) = u0 — symbolic (SymPy simplifies the residual to 0)
+    - F(λ) = (u − y)/(u0 − y) at t = s/r = exp(-lambda*s), applied to Θ as 'exp' — symbolic (SymPy
+      simplifies the difference to 0)
+    - s = r t with r = lr/(k*n) (n rows and k columns of y_train) — definition (THEORY.md's loss)
+    """
+    t, lr = _as_tensors(t, lr)
+    ntk_train_train = _as_array(ntk_train_train)
+    y_train = _as_array(y_train)
+    f0_train = _as_array(f0_train)
+    if check:
+        DOMAINS['mse_train_prediction'].check({'t': t, 'lr': lr, 'ntk_train_train': ntk_train_train, 'y_train': y_train, 'f0_train': f0_train})
+    n, k = _flow.sizes('mse_train_prediction', t=t, ntk_train_train=ntk_train_train, y_train=y_train, f0_train=f0_train)
+    s = lr*t/(k*n)
+    return _flow.train_prediction(s, ntk_train_train, y_train, f0_train, 'exp')
+
+
+def mse_test_prediction(t, lr, ntk_test_train, ntk_train_train, y_train, f0_train, f0_test, *, check: bool = True) -> torch.Tensor:
+    r"""Test outputs under MSE gradient flow on the NTK.
+
+    Defining equation: Eq(\dot f_t(X_*), -\Theta_{*X}*r*(-Y + f_t))
+    Derived closed form: v0 - (kappa*u0 - kappa*y)/lambda + (kappa*u0 - kappa*y)*exp(-lambda*r*t)/lambda
+    Emitted (stable) form: v0 - (kappa*u0 - kappa*y)/lambda + (kappa*u0 -
+      kappa*y)*exp(-lambda*r*t)/lambda
+    Source: seed 004, 'Training Dynamics and NTK' [jacot2018neural]
+    Domain: t ∈ [0.0, inf); lr ∈ (0.0, inf); ntk_test_train: a finite real 2-d tensor (n*, n);
+      ntk_train_train: a finite real 2-d tensor (n, n), symmetric positive semi-definite; y_train: a
+      finite real 2-d tensor (n, k); f0_train: a finite real 2-d tensor (n, k); f0_test: a finite real
+      2-d tensor (n*, k)
+
+    Assumptions:
+    - gradient flow on L = ‖f(X) − Y‖²_F/(2 n k) with the kernel fixed at Θ (infinite width, or a wide
+      network's linearisation): df/dt = −(lr/(n k)) Θ (f − Y)
+    - Θ symmetric positive semi-definite; the functions of Θ are applied through its eigendecomposition,
+      with gradients by divided differences that stay finite when eigenvalues are equal or nearly equal
+    - f_t(X*) = f0(X*) + Θ_{*X} Θ⁻¹ (I − exp(−lr Θ t/(n k))) (Y − f0); Θ⁻¹(I − e^{−sΘ}) is entire in Θ,
+      so Θ may be singular
+
+    Proof:
+    - the mode equation Eq(Derivative(u(t), t), -lambda*r*(-y + u(t))) with u(0) = u0 solves to u = y +
+      (u0 - y)*exp(-lambda*r*t) — symbolic (dsolve; checkodesol)
+    - the initial condition u(0) = u0 — symbolic (SymPy simplifies the residual to 0)
+    - F(λ) = (u − y)/(u0 − y) at t = s/r = exp(-lambda*s), applied to Θ as 'exp' — symbolic (SymPy
+      simplifies the difference to 0)
+    - the test output solves dv/dt = −r κ (u − y) — symbolic (SymPy simplifies the residual to 0)
+    - the test output starts at v(0) = v0 — symbolic (SymPy simplifies the residual to 0)
+    - G(λ) = (v − v0)/(κ (y − u0)) at t = s/r = (1 - exp(-lambda*s))/lambda, applied to Θ as 'phi1' —
+      symbolic (SymPy simplifies the difference to 0)
+    - G is entire: G(0) = s (the removable singularity of (1 − e^{−sλ})/λ) — symbolic (SymPy simplifies
+      the residual to 0)
+    - s = r t with r = lr/(k*n) (n rows and k columns of y_train) — definition (THEORY.md's loss)
+    """
+    t, lr = _as_tensors(t, lr)
+    ntk_test_train = _as_array(ntk_test_train)
+    ntk_train_train = _as_array(ntk_train_train)
+    y_train = _as_array(y_train)
+    f0_train = _as_array(f0_train)
+    f0_test = _as_array(f0_test)
+    if check:
+        DOMAINS['mse_test_prediction'].check({'t': t, 'lr': lr, 'ntk_test_train': ntk_test_train, 'ntk_train_train': ntk_train_train, 'y_train': y_train, 'f0_train': f0_train, 'f0_test': f0_test})
+    n, k = _flow.sizes('mse_test_prediction', t=t, ntk_test_train=ntk_test_train, ntk_train_train=ntk_train_train, y_train=y_train, f0_train=f0_train, f0_test=f0_test)
+    s = lr*t/(k*n)
+    return _flow.test_prediction(s, ntk_test_train, ntk_train_train, y_train, f0_train, f0_test, 'phi1')
+
+
+def ntk_condition_number(ntk_train_train, *, check: bool = True) -> torch.Tensor:
+    r"""Condition number of the NTK.
+
+    Defining equation: Eq(\kappa, \lambda_{\max}/\lambda_{\min})
+    Derived closed form: lambda_max/lambda_min
+    Emitted (stable) form: lambda_max/lambda_min
+    Source: seed 004, 'Convergence of NTK and Phase Diagram' [xiao2020disentangling]
+    Domain: ntk_train_train: a finite real 2-d tensor (n, n), symmetric positive semi-definite
+
+    Assumptions:
+    - gradient flow on L = ‖f(X) − Y‖²_F/(2 n k) with the kernel fixed at Θ (infinite width, or a wide
+      network's linearisation): df/dt = −(lr/(n k)) Θ (f − Y)
+    - Θ symmetric positive semi-definite; the functions of Θ are applied through its eigendecomposition,
+      with gradients by divided differences that stay finite when eigenvalues are equal or nearly equal
+    - κ = λ_max/λ_min: how many times slower the slowest mode trains than the fastest; inf where Θ is
+      singular to round-off
+
+    Proof:
+    - the mode equation Eq(Derivative(u(t), t), -lambda*r*(-y + u(t))) with u(0) = u0 solves to u = y +
+      (u0 - y)*exp(-lambda*r*t) — symbolic (dsolve; checkodesol)
+    - the initial condition u(0) = u0 — symbolic (SymPy simplifies the residual to 0)
+    - F(λ) = (u − y)/(u0 − y) at t = s/r = exp(-lambda*s), applied to Θ as 'exp' — symbolic (SymPy
+      simplifies the difference to 0)
+    - each mode decays with time constant 1/(r λ) — symbolic (SymPy simplifies the residual to 0)
+    - the slowest over the fastest time constant is λ_max/λ_min — symbolic (SymPy simplifies the
+      residual to 0)
+    - s = r t with r = 1 (n rows and k columns of y_train) — definition (THEORY.md's loss)
+    """
+    ntk_train_train = _as_array(ntk_train_train)
+    if check:
+        DOMAINS['ntk_condition_number'].check({'ntk_train_train': ntk_train_train})
+    return _flow.condition_number(ntk_train_train)
+
+
+def mean_prediction(ntk_test_train, ntk_train_train, y_train, *, check: bool = True) -> torch.Tensor:
+    r"""Mean prediction of an infinitely wide network trained to convergence.
+
+    Defining equation: Eq(\bar f_\infty(X_*), Y*\Theta^{-1}*\Theta_{*X})
+    Derived closed form: kappa*y/lambda
+    Emitted (stable) form: kappa*y/lambda
+    Source: seed 004, 'Convergence of NTK and Phase Diagram' [xiao2020disentangling]
+    Domain: ntk_test_train: a finite real 2-d tensor (n*, n); ntk_train_train: a finite real 2-d tensor
+      (n, n), symmetric positive semi-definite; y_train: a finite real 2-d tensor (n, k)
+
+    Assumptions:
+    - gradient flow on L = ‖f(X) − Y‖²_F/(2 n k) with the kernel fixed at Θ (infinite width, or a wide
+      network's linearisation): df/dt = −(lr/(n k)) Θ (f − Y)
+    - Θ symmetric positive semi-definite; the functions of Θ are applied through its eigendecomposition,
+      with gradients by divided differences that stay finite when eigenvalues are equal or nearly equal
+    - t → ∞ and E f0 = 0 (random initialisation): Θ_{*X} Θ⁻¹ Y; Θ positive definite (the pseudo-inverse
+      where it is singular to round-off)
+
+    Proof:
+    - the mode equation Eq(Derivative(u(t), t), -lambda*r*(-y + u(t))) with u(0) = u0 solves to u = y +
+      (u0 - y)*exp(-lambda*r*t) — symbolic (dsolve; checkodesol)
+    - the initial condition u(0) = u0 — symbolic (SymPy simplifies the residual to 0)
+    - F(λ) = (u − y)/(u0 − y) at t = s/r = exp(-lambda*s), applied to Θ as 'exp' — symbolic (SymPy
+      simplifies the difference to 0)
+    - the test output solves dv/dt = −r κ (u − y) — symbolic (SymPy simplifies the residual to 0)
+    - the test output starts at v(0) = v0 — symbolic (SymPy simplifies the residual to 0)
+    - G(λ) = (v − v0)/(κ (y − u0)) at t = s/r = (1 - exp(-lambda*s))/lambda, applied to Θ as 'phi1' —
+      symbolic (SymPy simplifies the difference to 0)
+    - G is entire: G(0) = s (the removable singularity of (1 − e^{−sλ})/λ) — symbolic (SymPy simplifies
+      the residual to 0)
+    - as t → ∞, G(λ) → 1/λ for λ > 0, so with E f0 = 0 the mean prediction is Θ_{*X} Θ⁻¹ Y — symbolic
+      (SymPy simplifies the residual to 0)
+    - s = r t with r = 1 (n rows and k columns of y_train) — definition (THEORY.md's loss)
+    """
+    ntk_test_train = _as_array(ntk_test_train)
+    ntk_train_train = _as_array(ntk_train_train)
+    y_train = _as_array(y_train)
+    if check:
+        DOMAINS['mean_prediction'].check({'ntk_test_train': ntk_test_train, 'ntk_train_train': ntk_train_train, 'y_train': y_train})
+    n, k = _flow.sizes('mean_prediction', ntk_test_train=ntk_test_train, ntk_train_train=ntk_train_train, y_train=y_train)
+    return _flow.mean_prediction(ntk_test_train, ntk_train_train, y_train)

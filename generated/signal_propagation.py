@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 
 from learndyn.domain import ChoiceParam, Domain, Interval, IntParam, Relation
-from learndyn.numerics.tensors import as_tensors as _as_tensors
+from learndyn.numerics.tensors import as_tensors as _as_tensors, broadcast_shape as _broadcast_shape, broadcast_to as _broadcast_to
 from learndyn.numerics import roots as _roots
 from learndyn.numerics import special as _special
 
@@ -608,7 +608,7 @@ def jacobian_spectrum_variance(active_fraction, depth, weights, *, check: bool =
     if check:
         DOMAINS['jacobian_spectrum_variance'].check({'active_fraction': active_fraction, 'depth': depth, 'weights': weights})
     if weights == 'orthogonal':
-        return -depth*(active_fraction - 1)/active_fraction
+        return _broadcast_to(-depth*(active_fraction - 1)/active_fraction, _broadcast_shape(active_fraction), active_fraction)
     if weights == 'gaussian':
-        return depth/active_fraction
+        return _broadcast_to(depth/active_fraction, _broadcast_shape(active_fraction), active_fraction)
     raise AssertionError(weights)  # unreachable: the domain check admits only the cases above

@@ -264,3 +264,27 @@ def data_cmd(figure, seed, device, networks, width, output, force) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.option("--depths", default="1,2,4,8,16,32,64", show_default=True, help="Depths of the infinite-width rows.")
+@click.option("--trained", default="", help="Depths at which finite networks are trained too (slow), e.g. 2,8.")
+@click.option("--width", default=1024, show_default=True, help="Width of the trained networks.")
+@click.option("--steps", default=1000, show_default=True, help="Training budget in GD steps.")
+@click.option("--lr", default=1.0, show_default=True, help="Learning rate in units of n k / lambda_max (stable below 2).")
+@click.option("--n-train", default=256, show_default=True)
+@click.option("--n-test", default=512, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable rows.")
+def digits(depths, trained, width, steps, lr, n_train, n_test, seed, device, as_json) -> None:
+    """Seed 004's trainability/generalisation experiment on scikit-learn's digits (needs learndyn[digits])."""
+    from learndyn.verify.digits_experiment import run_digits_experiment
+
+    ints = lambda s: tuple(int(v) for v in s.split(",") if v.strip())  # noqa: E731
+    try:
+        res = run_digits_experiment(depths=ints(depths), trained_depths=ints(trained), width=width, steps=steps, lr=lr,
+                                    n_train=n_train, n_test=n_test, seed=seed, device=device)
+    except ImportError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(json.dumps(res.to_json(), indent=2) if as_json else res.to_table())

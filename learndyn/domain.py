@@ -84,10 +84,30 @@ class ArrayParam:
     ndim: int
     shape: str = ""
     optional: bool = False
+    #: a symmetric positive semi-definite matrix (a kernel over a data set), to round-off
+    psd: bool = False
 
     def __str__(self) -> str:
         text = f"a finite real {self.ndim}-d tensor {self.shape}".rstrip()
+        text += ", symmetric positive semi-definite" if self.psd else ""
         return text + (" or None" if self.optional else "")
+
+    def psd_violation(self, value: torch.Tensor) -> str | None:
+        """Why ``value`` is not symmetric PSD to round-off (``64 n ε max|Θ|`` asymmetry, eigenvalues down to
+        ``−64 n ε λ_max``), or ``None``."""
+        n = value.shape[-1]
+        if value.shape[-2] != n:
+            return f"is not square (shape {tuple(value.shape)})"
+        value = value.detach()
+        eps = torch.finfo(value.dtype).eps
+        scale = float(value.abs().max()) if value.numel() else 0.0
+        asym = float((value - value.mT).abs().max()) if value.numel() else 0.0
+        if asym > 64 * n * eps * scale:
+            return f"is not symmetric (max |Θ − Θᵀ| = {asym:.3g}, max |Θ| = {scale:.3g})"
+        lam = torch.linalg.eigvalsh((value + value.mT) / 2)
+        if value.numel() and float(lam[..., 0].min()) < -64 * n * eps * max(float(lam[..., -1].max()), 0.0):
+            return f"is not positive semi-definite (smallest eigenvalue {float(lam[..., 0].min()):.3g})"
+        return None
 
 
 @dataclass(frozen=True)
@@ -146,6 +166,9 @@ class Domain:
                     raise DomainError(f"{self.result}: parameter '{name}' = {got} must be {spec}")
                 if not bool(torch.isfinite(value).all()):
                     raise DomainError(f"{self.result}: parameter '{name}' has non-finite entries; it must be {spec}")
+                why = spec.psd_violation(value) if spec.psd else None
+                if why:
+                    raise DomainError(f"{self.result}: parameter '{name}' {why}; it must be {spec}")
             elif isinstance(spec, ChoiceParam):
                 if value not in spec.choices:
                     raise DomainError(f"{self.result}: parameter '{name}' = {value!r} is not {spec}")

@@ -73,7 +73,8 @@ FAMILY3 = ["variance_map", "additive_noise_variance_map", "critical_sigma_w", "v
            "shifted_relu_active_fraction", "shifted_relu_second_moment", "shifted_relu_critical_point",
            "jacobian_spectrum_variance"]
 FAMILY4 = ["relu_kernel_map", "relu_kernel_map_derivative", "erf_kernel_map", "erf_kernel_map_derivative", "nngp_kernel",
-           "ntk_kernel"]
+           "ntk_kernel", "kernel_fixed_point", "chi1", "kernel_depth_scales", "ntk_depth_limit", "mse_train_prediction",
+           "mse_test_prediction", "ntk_condition_number", "mean_prediction"]
 FAMILY2 = ["weight_decay_trajectory", "dae_trajectory", "noise_equivalent_decay", "dropout_expected_time",
            "dropout_time_bound", "dropout_trajectory", "inverted_dropout_trajectory"]
 
@@ -354,7 +355,7 @@ def test_result_of_relation_domain() -> None:
 
 def test_claims_are_listed_beside_real_results() -> None:
     cs = learndyn.claims()
-    assert len(cs) == 9
+    assert len(cs) == 11
     names = set(learndyn.results())
     for c in cs:
         assert c.about and set(c.about) <= names, c
@@ -363,7 +364,8 @@ def test_claims_are_listed_beside_real_results() -> None:
         "depth_independent_time_from_order_one_start", "time_grows_with_depth_from_small_gain",
         "stable_lr_shrinks_with_depth", "modes_learned_in_order_of_strength",
         "noise_lowers_plateau_not_growth", "equivalent_decay_is_slower", "weight_decay_removes_imbalance",
-        "additive_noise_has_no_critical_point", "noise_limits_depth"}
+        "additive_noise_has_no_critical_point", "noise_limits_depth", "chaotic_phase_trains_fast_but_forgets_inputs",
+        "ordered_phase_generalises_but_trains_slowly"}
 
 
 # -------------------------------------------------------------- numerical edge cases (scalar net)

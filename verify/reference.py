@@ -122,10 +122,12 @@ def _signal_reference(d: Derivation, point: dict):
     from learndyn.derive.registry import derivations, families
 
     family = next(f for f in families() if any(r.name == d.result.name for r in f.results))
-    solvers = maps.solvers_of({x.name: x for x in derivations(family.name)})
+    solvers = maps.solvers_of(maps.with_parts(derivations(family.name)))
     if d.cases:
         choice = next(p.name for p in d.result.params if p.kind == "choice")
         expr = dict(d.cases)[point[choice]]
+        if isinstance(expr, tuple):  # several outputs
+            return {name: _adaptive(lambda dps, e=e: maps.mp_value(e, point, solvers, dps)) for name, e in expr}
     elif d.outputs:
         return {name: _adaptive(lambda dps, e=e: maps.mp_value(e, point, solvers, dps)) for name, e in d.outputs}
     else:

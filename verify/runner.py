@@ -43,6 +43,7 @@ def run_verification(
     import learndyn
     from learndyn.derive.registry import derivation, families
     from learndyn.verify.closed_form import check_closed_form
+    from learndyn.verify.flow_checks import check_flow
     from learndyn.verify.kernel_checks import check_kernel
     from learndyn.verify.registry import CLAIM_CHECKS, SIMULATION_CHECKS
 
@@ -58,7 +59,8 @@ def run_verification(
                 progress(f"{n}: tier a")
             fn = functions.get(n) or learndyn.function(n)
             d = derivation(n)
-            check = check_kernel if any(p.kind == "array" for p in d.result.params) else check_closed_form
+            check = (check_flow if d.spectral else check_kernel if any(p.kind == "array" for p in d.result.params)
+                     else check_closed_form)
             checks.append(check(d, fn, examples=config.examples, seed=config.seed))
     if "b" in tiers:
         for n in chosen:

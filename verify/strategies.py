@@ -166,6 +166,9 @@ def edge_points(result: Result) -> list[dict]:
                     pt = dict(middle)
                     pt[p.name] = pt[other] * (1.0 + rel)
                     points.append(pt)
+    for name, vals in choices.items():  # every corner for every value of a categorical parameter
+        if isinstance(vals[0], str):
+            points = [{**pt, name: v} for pt in points for v in vals]
     out = []
     for pt in points:
         for p in result.params:
@@ -177,4 +180,14 @@ def edge_points(result: Result) -> list[dict]:
                 break
         else:
             out.append(pt)
-    return out
+    return [pt for pt in out if _in_domain(result, pt)]
+
+
+def _in_domain(result: Result, point: dict) -> bool:
+    """Whether a corner lies in the domain (a relation such as ``sigma_w2 < 2`` for ReLU can exclude it)."""
+    values = {k: (torch.tensor(v, dtype=torch.float64) if isinstance(v, float) else v) for k, v in point.items()}
+    try:
+        build_domain(result).check(values)
+    except DomainError:
+        return False
+    return True

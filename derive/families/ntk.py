@@ -16,8 +16,8 @@ import math
 import sympy as sp
 
 from learndyn.derive.declaration import (
-    ArrayParam, Between, ChoiceParam, Family, GaussianMap, Interval, IntParam, KernelComposition, Param, Relation, Result,
-    Source,
+    ArrayParam, Between, ByChoice, ChoiceParam, Claim, Composite, Family, GaussianMap, Interval, IntParam, KernelComposition, Param,
+    Relation, Result, Root, Solve, Source, SpectralFlow, ref, solved_variable,
 )
 from learndyn.derive.functions import ArcCosKernel, BivariateE, Gram2, ReLU, SinMinusXCos, Step
 
@@ -149,11 +149,230 @@ ntk_kernel = Result(
     source=KERNEL_SOURCE,
 )
 
+# -- fixed points, slopes, depth scales and large-depth limits (broadcast over (sigma_w2, sigma_b2)) --------------
+
+SIGMA_B2_POS = Param("sigma_b2", Interval(0.0, INF), test=Interval(1e-4, 2.0, True, True), log=True, special=(0.05,),
+                     latex=r"\sigma_b^2", description="bias variance (positive: with σ_b² = 0 the fixed point is q* = 0)")
+w, b = SIGMA_W2.symbol, SIGMA_B2_POS.symbol
+PHASE_PARAMS = (SIGMA_W2, SIGMA_B2_POS, ACTIVATION)
+RELU_BOUNDED = Relation("sigma_w2", w < 2, "sigma_w2 < 2 for ReLU (σ_w² ≥ 2 has no finite fixed point: the variance diverges)",
+                        when=("activation", "relu"))
+PHASE_SOURCE = Source("004", "'Convergence of NTK and Phase Diagram'", "xiao2020disentangling")
+PHASE_ASSUMPTIONS = (
+    "infinitely wide layers; the fixed points of the dense-then-activation map K ↦ σ_w² T(K) + σ_b² (THEORY.md, family 4)",
+    "erf: ordered phase χ1 < 1 (c* = 1), chaotic phase χ1 > 1 (c* < 1); ReLU is always ordered on its domain (χ1 = σ_w²/2 < 1)",
+)
+_qs, _cs = sp.Symbol("q_star", positive=True), sp.Symbol("c_star", real=True)
+_qv, _phi = sp.Symbol("q", positive=True), sp.Symbol("phi", nonnegative=True)
+_T = {"relu": ref("relu_kernel_map"), "erf": ref("erf_kernel_map")}
+_TDOT = {"relu": ref("relu_kernel_map_derivative"), "erf": ref("erf_kernel_map_derivative")}
+_ERF_A = sp.atan2(2 * _qs, sp.sqrt(1 + 4 * _qs))      # arcsin(a), a = 2q*/(1 + 2q*): the angle of T(q*, q*, q*)
+_ERF_a = 2 * _qs / (1 + 2 * _qs)
+_ERF_CHI1 = 4 * w / (sp.pi * sp.sqrt(1 + 4 * _qs))    # σ_w² Ṫ(q*, q*, q*)
+# c = sin(A − φ)/a: T(q*, q* c, q*) = (2/π)(A − φ), and 1 − c = 2 cos(A − φ/2) sin(φ/2)/a, so the residual of the
+# correlation equation is −(1 − c) q* G(φ) with G below (increasing in φ; G(0) = 1 − χ1, G(A) = σ_b²/q*)
+_ERF_G = 1 - w * (2 / sp.pi) * _ERF_a / (_qs * sp.cos(_ERF_A - _phi / 2) * sp.sinc(_phi / 2))
+# small c*: ψ = A − φ = arcsin(a c*) loses relative accuracy in the subtraction, so one Newton step on the correlation
+# equation in ψ, F(ψ) = q* sin ψ/a − (2σ_w²/π) ψ − σ_b² (F' = (q* cos ψ/a)(1 − χ_c*), well away from 0 there), restores it
+_PSI_0 = _ERF_A - _phi
+_ERF_F = _qs * sp.sin(_PSI_0) / _ERF_a - 2 * w / sp.pi * _PSI_0 - b
+_PSI_1 = _PSI_0 - _ERF_F / (_qs * sp.cos(_PSI_0) / _ERF_a - 2 * w / sp.pi)
+_Q_ERF = solved_variable("kernel_fixed_point_erf_variance")(w, b)
+_PHI_ERF = solved_variable("kernel_fixed_point_erf_correlation")(w, b, _Q_ERF)
+
+_C_STAR_ERF = sp.Piecewise((sp.sin(_PSI_1) / _ERF_a, (_ERF_CHI1 > 1) & (_phi > _ERF_A / 2)),
+                           (sp.sin(_ERF_A - _phi) / _ERF_a, _ERF_CHI1 > 1), (1, True)).subs(_phi, _PHI_ERF).subs(_qs, _Q_ERF)
+
+
+def _fixed_point_equations(act):
+    return (sp.Eq(_qs, w * _T[act](_qs, _qs, _qs) + b), sp.Eq(_cs * _qs, w * _T[act](_qs, _cs * _qs, _qs) + b))
+
+
+kernel_fixed_point = Result(
+    name="kernel_fixed_point",
+    title="Fixed point of the kernel map (variance q* and correlation c*)",
+    params=PHASE_PARAMS,
+    definition=ByChoice("activation", (
+        ("relu", (Solve("q_star", _fixed_point_equations("relu")[0], outputs=(("q_star", _qs), ("c_star", sp.S.One)),
+                        checks=(_fixed_point_equations("relu")[1],)),)),
+        ("erf", (
+            Root(equations=(_fixed_point_equations("erf")[0],), variable=_qv, bracket=(b, w + b),
+                 equation=1 - w * (2 / sp.pi) * sp.atan2(2 * _qv, sp.sqrt(1 + 4 * _qv)) / _qv - b / _qv,
+                 outputs=(("q_star", _qv),), guess=w / 2 + b, name="kernel_fixed_point_erf_variance"),
+            Root(equations=(_fixed_point_equations("erf")[1],), variable=_phi, bracket=(sp.S.Zero, _ERF_A),
+                 equation=sp.Piecewise((_ERF_G, _ERF_CHI1 > 1), (_phi, True)),
+                 outputs=(("q_star", _qs), ("c_star", sp.Piecewise((sp.sin(_ERF_A - _phi) / _ERF_a, _ERF_CHI1 > 1), (1, True)))),
+                 guess=sp.Piecewise((_ERF_A / 2, _ERF_CHI1 > 1), (0, True)), name="kernel_fixed_point_erf_correlation",
+                 given=((_qs, _Q_ERF),), where=_ERF_CHI1 > 1),
+        )),
+    ), defining=sp.And(*_fixed_point_equations("relu")).replace(lambda e: e.func == _T["relu"], lambda e: sp.Function(r"\mathcal{T}")(*e.args)),
+        published=(("relu", b / (1 - w / 2)),),
+        implementations=(("erf", (("c_star", _C_STAR_ERF),)),)),
+    symbol_tex="(q^*, c^*)",
+    relations=(RELU_BOUNDED,),
+    assumptions=PHASE_ASSUMPTIONS + (
+        "q* = σ_w² T(q*, q*, q*) + σ_b² and c* q* = σ_w² T(q*, c* q*, q*) + σ_b²; c* the stable fixed point (c* = 1 when χ1 ≤ 1)",
+        "erf: q* the root of 1 − σ_w² T(q, q, q)/q − σ_b²/q, increasing in q on [σ_b², σ_w² + σ_b²]; in the chaotic phase "
+        "c* = sin(A − φ)/a with φ = arcsin a − arcsin(a c*) the root of an increasing equation on [0, arcsin a], "
+        "a = 2q*/(1 + 2q*): exact as c* → 1 at the phase boundary",
+    ),
+    source=PHASE_SOURCE,
+)
+
+_Q = {act: ref(f"kernel_fixed_point_{act}", "q_star")(w, b) for act in ("relu", "erf")}
+_C = {act: ref(f"kernel_fixed_point_{act}", "c_star")(w, b) for act in ("relu", "erf")}
+
+chi1 = Result(
+    name="chi1",
+    title="Slope χ1 of the kernel map at the fixed point",
+    params=PHASE_PARAMS,
+    definition=ByChoice("activation", (
+        ("relu", (Composite("chi1", w * _TDOT["relu"](_qs, _qs, _qs)),)),
+        ("erf", (Composite("chi1", w * _TDOT["erf"](_Q["erf"], _Q["erf"], _Q["erf"])),)),
+    ), defining=sp.Eq(sp.Symbol(r"\chi_1"), w * sp.Function(r"\dot{\mathcal{T}}")(_qs, _qs, _qs)),
+        published=(("relu", w / 2),)),
+    symbol_tex=r"\chi_1",
+    relations=(RELU_BOUNDED,),
+    assumptions=PHASE_ASSUMPTIONS + ("ReLU: Ṫ(q, q, q) = 1/2 for every q, so χ1 = σ_w²/2 whatever q* is",),
+    source=PHASE_SOURCE,
+)
+
+_CHI1 = {act: ref(f"chi1_{act}")(w, b) for act in ("relu", "erf")}
+_DELTA = 2 * sp.cos(_ERF_A - _PHI_ERF / 2) * sp.sin(_PHI_ERF / 2) / _ERF_a       # 1 − c*, without cancellation
+_ERF_CHIC = 4 * w / (sp.pi * sp.sqrt(1 + 4 * _qs + 4 * _qs**2 * _DELTA * (2 - _DELTA)))   # σ_w² Ṫ(q*, q* c*, q*)
+
+kernel_depth_scales = Result(
+    name="kernel_depth_scales",
+    title="Depth scales of the kernel's convergence",
+    params=PHASE_PARAMS,
+    definition=ByChoice("activation", (
+        ("relu", (Composite("xi", (("xi_1", 1 / sp.Abs(sp.log(_CHI1["relu"]))),
+                                   ("xi_c", -1 / sp.log(w * _TDOT["relu"](_qs, _qs, _qs))))),)),
+        ("erf", (Composite("xi", (("xi_1", 1 / sp.Abs(sp.log(_CHI1["erf"]))),
+                                  ("xi_c", -1 / sp.log(w * _TDOT["erf"](_Q["erf"], _Q["erf"] * _C["erf"], _Q["erf"]))))),)),
+    ), defining=sp.And(sp.Eq(sp.Symbol(r"\xi_1"), 1 / sp.Abs(sp.log(sp.Symbol(r"\chi_1")))),
+                       sp.Eq(sp.Symbol(r"\xi_c"), -1 / sp.log(sp.Symbol(r"\chi_{c^*}")))),
+        implementations=(
+            ("relu", (("xi_1", -1 / sp.log(1 + (w - 2) / 2)), ("xi_c", -1 / sp.log(1 + (w - 2) / 2)))),
+            ("erf", (("xi_1", 1 / sp.Abs(sp.log(4 * w / sp.pi) - sp.log(1 + 4 * _Q["erf"]) / 2)),
+                     ("xi_c", -1 / sp.log(_ERF_CHIC.subs(_qs, _Q["erf"]))))),
+        )),
+    symbol_tex=r"(\xi_1, \xi_c)",
+    relations=(RELU_BOUNDED,),
+    assumptions=PHASE_ASSUMPTIONS + (
+        "ξ1 = 1/|ln χ1|: the depth over which c → 1 in the ordered phase (and over which the NTK's diagonal grows like "
+        "χ1^l in the chaotic phase)", "ξ_c = −1/ln χ_c*, χ_c* = σ_w² Ṫ(q*, q* c*, q*): the depth over which c → c*; "
+        "ξ_c = ξ1 in the ordered phase (c* = 1)", "both are infinite on the phase boundary χ1 = 1 and ill-conditioned "
+        "near it: a relative change ε of σ_w² changes them by about ε/|χ1 − 1|"),
+    source=PHASE_SOURCE,
+)
+
+_td, _to, _kd, _ko, _xd, _xo = sp.symbols("theta_diag theta_off k_diag k_off chi_diag chi_off", real=True)
+
+
+def _depth_limit(act):
+    chi_c = w * _TDOT[act](_Q[act], _Q[act] * _C[act], _Q[act]) if act == "erf" else _CHI1[act]
+    return Solve(("theta_diag", "theta_off"), (sp.Eq(_td, _kd + _xd * _td), sp.Eq(_to, _ko + _xo * _to)),
+                 outputs=(("diagonal", sp.Piecewise((_td, _xd < 1), (sp.oo, True))), ("off_diagonal", _to)),
+                 given=((_kd, _Q[act]), (_xd, _CHI1[act]), (_ko, _Q[act] * _C[act]), (_xo, chi_c)))
+
+
+ntk_depth_limit = Result(
+    name="ntk_depth_limit",
+    title="Large-depth limit of the NTK",
+    params=PHASE_PARAMS,
+    definition=ByChoice("activation", (("relu", (_depth_limit("relu"),)), ("erf", (_depth_limit("erf"),))),
+                        defining=sp.And(sp.Eq(_td, _kd + _xd * _td), sp.Eq(_to, _ko + _xo * _to)),
+                        implementations=(("erf", (("off_diagonal", _Q_ERF * _C_STAR_ERF / (1 - _ERF_CHIC.subs(_qs, _Q_ERF))),)),)),
+    symbol_tex=r"\Theta^*",
+    relations=(RELU_BOUNDED,),
+    assumptions=PHASE_ASSUMPTIONS + (
+        "Θ^{l+1} = K^{l+1} + σ_w² Ṫ(K^l) Θ^l with K at its fixed point: a linear recurrence Θ ↦ k + χ Θ whose limit is "
+        "k/(1 − χ) when χ < 1", "diagonal: k = q*, χ = χ1 (inf in the chaotic phase, where Θ grows like χ1^l); "
+        "off-diagonal: k = q* c*, χ = χ_c*", "ill-conditioned near the phase boundary, where 1 − χ → 0"),
+    source=PHASE_SOURCE,
+)
+
+# -- function-space dynamics of squared-error gradient flow on the NTK ---------------------------------------
+
+T_PARAM = Param("t", Interval(0.0, INF, lo_closed=True), test=Interval(0.0, 1e6, True, True), special=(0.0,), log=True,
+                description="training time in gradient-descent steps (a scalar or a 1-d tensor of times)")
+LR = Param("lr", Interval(0.0, INF), test=Interval(1e-3, 10.0, True, True), log=True, latex=r"\eta", description="learning rate")
+NTK_TT = Param("ntk_train_train", ArrayParam(2, "(n, n)", psd=True), latex=r"\Theta", description="NTK between the training inputs")
+NTK_ST = Param("ntk_test_train", ArrayParam(2, "(n*, n)"), latex=r"\Theta_{*X}", description="NTK between test and training inputs")
+Y_TRAIN = Param("y_train", ArrayParam(2, "(n, k)"), latex="Y", description="training targets")
+F0_TRAIN = Param("f0_train", ArrayParam(2, "(n, k)"), latex="f_0(X)", description="the network's outputs at initialisation")
+F0_TEST = Param("f0_test", ArrayParam(2, "(n*, k)"), latex="f_0(X_*)", description="the network's test outputs at initialisation")
+_n, _k = sp.symbols("n k", positive=True, integer=True)
+_RATE = LR.symbol / (_n * _k)
+FLOW_SOURCE = Source("004", "'Training Dynamics and NTK'", "jacot2018neural")
+FLOW_ASSUMPTIONS = (
+    "gradient flow on L = ‖f(X) − Y‖²_F/(2 n k) with the kernel fixed at Θ (infinite width, or a wide network's "
+    "linearisation): df/dt = −(lr/(n k)) Θ (f − Y)",
+    "Θ symmetric positive semi-definite; the functions of Θ are applied through its eigendecomposition, with "
+    "gradients by divided differences that stay finite when eigenvalues are equal or nearly equal",
+)
+
+mse_train_prediction = Result(
+    name="mse_train_prediction",
+    title="Training outputs under MSE gradient flow on the NTK",
+    params=(T_PARAM, LR, NTK_TT, Y_TRAIN, F0_TRAIN),
+    definition=SpectralFlow("train", _RATE),
+    symbol_tex="f_t(X)",
+    assumptions=FLOW_ASSUMPTIONS + ("f_t = Y + exp(−lr Θ t/(n k)) (f0 − Y); a 1-d t gives one (n, k) slice per time",),
+    source=FLOW_SOURCE,
+)
+mse_test_prediction = Result(
+    name="mse_test_prediction",
+    title="Test outputs under MSE gradient flow on the NTK",
+    params=(T_PARAM, LR, NTK_ST, NTK_TT, Y_TRAIN, F0_TRAIN, F0_TEST),
+    definition=SpectralFlow("test", _RATE),
+    symbol_tex="f_t(X_*)",
+    assumptions=FLOW_ASSUMPTIONS + ("f_t(X*) = f0(X*) + Θ_{*X} Θ⁻¹ (I − exp(−lr Θ t/(n k))) (Y − f0); Θ⁻¹(I − e^{−sΘ}) "
+                                    "is entire in Θ, so Θ may be singular",),
+    source=FLOW_SOURCE,
+)
+ntk_condition_number = Result(
+    name="ntk_condition_number",
+    title="Condition number of the NTK",
+    params=(NTK_TT,),
+    definition=SpectralFlow("condition"),
+    symbol_tex=r"\kappa",
+    assumptions=FLOW_ASSUMPTIONS + ("κ = λ_max/λ_min: how many times slower the slowest mode trains than the fastest; inf "
+                                    "where Θ is singular to round-off",),
+    source=PHASE_SOURCE,
+)
+mean_prediction = Result(
+    name="mean_prediction",
+    title="Mean prediction of an infinitely wide network trained to convergence",
+    params=(NTK_ST, NTK_TT, Y_TRAIN),
+    definition=SpectralFlow("mean"),
+    symbol_tex=r"\bar f_\infty(X_*)",
+    assumptions=FLOW_ASSUMPTIONS + ("t → ∞ and E f0 = 0 (random initialisation): Θ_{*X} Θ⁻¹ Y; Θ positive definite "
+                                    "(the pseudo-inverse where it is singular to round-off)",),
+    source=PHASE_SOURCE,
+)
+
+CLAIMS = (
+    Claim("chaotic_phase_trains_fast_but_forgets_inputs",
+          "In the chaotic phase (erf, sigma_w2 = 25, sigma_b2 = 0.05, chi1 = 3.40; inputs with K⁰_aa = 1) the NTK's diagonal "
+          "grows like chi1^l while its off-diagonal stays bounded, so with depth the condition number of Θ_train tends to 1 "
+          "(deep networks train fast) but the mean prediction Θ_*X Θ⁻¹ Y tends to 0 and loses its dependence on the test inputs.",
+          ("ntk_kernel", "chi1", "ntk_depth_limit", "ntk_condition_number", "mean_prediction"), PHASE_SOURCE),
+    Claim("ordered_phase_generalises_but_trains_slowly",
+          "In the ordered phase (erf, sigma_w2 = 0.5, sigma_b2 = 0.05, chi1 = 0.53) Θ^l tends to Θ* 11ᵀ (ntk_depth_limit) with a "
+          "remainder of order l chi1^l that carries the inputs, so the condition number grows with depth, about like 1/(l chi1^l), "
+          "while the mean prediction keeps depending on the test inputs, at depths where Θ − Θ* is resolved in float64.",
+          ("ntk_kernel", "chi1", "ntk_depth_limit", "ntk_condition_number", "mean_prediction"), PHASE_SOURCE),
+)
+
 FAMILY = Family(
     name="ntk",
     title="Trainability and generalisation through the neural tangent kernel",
-    results=(relu_kernel_map, relu_kernel_map_derivative, erf_kernel_map, erf_kernel_map_derivative, nngp_kernel, ntk_kernel),
-    claims=(),
+    results=(relu_kernel_map, relu_kernel_map_derivative, erf_kernel_map, erf_kernel_map_derivative, nngp_kernel, ntk_kernel,
+             kernel_fixed_point, chi1, kernel_depth_scales, ntk_depth_limit, mse_train_prediction, mse_test_prediction,
+             ntk_condition_number, mean_prediction),
+    claims=CLAIMS,
     bibliography={
         "xiao2020disentangling": "Xiao, Pennington, Schoenholz. Disentangling trainability and generalization in deep neural networks. ICML 2020.",
         "jacot2018neural": "Jacot, Gabriel, Hongler. Neural tangent kernel: convergence and generalization in neural networks. NeurIPS 2018.",

@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["as_tensors", "as_array"]
+__all__ = ["as_tensors", "as_array", "broadcast_shape", "broadcast_to"]
 
 
 def as_tensors(*args: Any) -> tuple[torch.Tensor, ...]:
@@ -44,3 +44,16 @@ def as_array(x: Any) -> torch.Tensor | None:
     if isinstance(x, torch.Tensor):
         return x.to(torch.float64)
     return torch.as_tensor(x, dtype=torch.float64)
+
+
+def broadcast_shape(*tensors: torch.Tensor) -> torch.Size:
+    """The shape the real arguments broadcast to (the shape of every output)."""
+    return torch.broadcast_shapes(*(t.shape for t in tensors))
+
+
+def broadcast_to(value: Any, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
+    """An output broadcast to the arguments' common shape (a constant output such as ``c* = 1`` becomes a
+    tensor of ``like``'s dtype and device)."""
+    if not isinstance(value, torch.Tensor):
+        value = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    return torch.broadcast_to(value, shape)
