@@ -361,23 +361,17 @@ def _derive_solve(result: Result, d: Solve, registry: dict | None = None) -> Der
             subs = {s: outputs[[n for n, _ in d.outputs].index(s.name)][1] for s in chk.free_symbols if s.name in dict(d.outputs)}
             prover.symbolic(f"the outputs satisfy {sp.sstr(check)}", (chk.lhs - chk.rhs).subs(subs, simultaneous=True))
         if isinstance(result.implementation, tuple):  # stable forms of some outputs, proven equal at seeded points
-            from learndyn.derive.maps import _equal, _points, solvers_of
+            from learndyn.derive.maps import _equal, _points, solvers_of, stable_outputs
 
-            stable = dict(result.implementation)
-            points, solvers = _points(result), solvers_of(registry or {})
-            outputs = tuple((n, _stable_output(prover, n, _inline(stable[n], registry or {}), e, points, solvers, _equal))
-                            if n in stable else (n, e) for n, e in outputs)
+            stable = {n: _inline(e, registry or {}) for n, e in result.implementation}
+            outputs = stable_outputs(prover, outputs, stable, _points(result), solvers_of(registry or {}), _equal,
+                                     "the emitted (stable) form of {} equals the derived form")
         return Derivation(result, None, outputs[0][1], eqs[0] if len(eqs) == 1 else sp.And(*eqs), {}, tuple(prover.steps),
                           outputs=outputs)
     impl = result.implementation if result.implementation is not None else derived
     if impl is not derived:
         prover.symbolic("the emitted form equals the derived form", F.to_elementary(impl) - derived)
     return Derivation(result, derived, impl, eqs[0] if len(eqs) == 1 else sp.And(*eqs), {}, tuple(prover.steps))
-
-
-def _stable_output(prover: Prover, name: str, stable: sp.Expr, derived: sp.Expr, points, solvers, equal) -> sp.Expr:
-    equal(prover, f"the emitted (stable) form of {name} equals the derived form", stable, derived, points, solvers)
-    return stable
 
 
 def _real_antiderivative(integrand: sp.Expr, v: sp.Symbol, side: dict) -> sp.Expr:

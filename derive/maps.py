@@ -205,6 +205,18 @@ def _numeric_equal(prover: Prover, claim: str, a: sp.Expr, b: sp.Expr, points: l
                        f"{mpmath.nstr(worst, 2) if worst else '0'})")
 
 
+def stable_outputs(prover: Prover, outputs: tuple, stable: dict, points, solvers, prove, label: str) -> tuple:
+    """``outputs`` with those named in ``stable`` replaced by their emitted (stable) forms, each first proven equal
+    to the derived output by ``prove`` (``_equal`` or ``_numeric_equal``); ``label`` formats the proof step."""
+    out = []
+    for name, expr in outputs:
+        if name in stable:
+            prove(prover, label.format(name), stable[name], expr, points, solvers)
+            expr = stable[name]
+        out.append((name, expr))
+    return tuple(out)
+
+
 def _equal(prover: Prover, claim: str, a: sp.Expr, b: sp.Expr, points, solvers) -> None:
     """Prove ``a == b``: symbolically if SymPy can, else numerically at the seeded points."""
     if not (a.has(AppliedUndef) or b.has(AppliedUndef)):
@@ -628,13 +640,9 @@ def _derive_root(result: Result, d: Root, registry: dict):
         impl = result.implementation
     derived_outs = outs
     if isinstance(result.implementation, tuple):  # stable forms of some of several outputs
-        stable = dict(result.implementation)
         original = [{k: v for k, v in pt.items() if k not in {s.name for s in given}} for pt in points]
-        for i, (n, e) in enumerate(outs):
-            if n in stable:
-                _numeric_equal(prover, f"the emitted (stable) form of {n} equals the output at the root", stable[n], e,
-                               original, solvers)
-                outs = outs[:i] + ((n, stable[n]),) + outs[i + 1:]
+        outs = stable_outputs(prover, outs, dict(result.implementation), original, solvers, _numeric_equal,
+                              "the emitted (stable) form of {} equals the output at the root")
     defining = sp.And(*d.equations) if len(d.equations) > 1 else d.equations[0]
     derived = exprs[0] if not outs else None
     return Derivation(result, derived, impl, defining, {}, tuple(prover.steps), outputs=outs, solver=spec,
