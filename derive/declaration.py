@@ -445,6 +445,8 @@ class Family:
     title: str
     results: tuple[Result, ...]
     claims: tuple[Claim, ...] = ()
+    #: entries for citation keys that :data:`learndyn.derive.bibliography.REFERENCES` lacks (a user's own
+    #: family): key -> the reference as one line of text
     bibliography: Mapping[str, str] = field(default_factory=dict)
 
     def result(self, name: str) -> Result:

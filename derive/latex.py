@@ -13,26 +13,79 @@ from learndyn.derive.derivation import Derivation
 from learndyn.derive.emit import header_lines
 from learndyn.domain import ArrayParam, ChoiceParam, Interval, IntParam
 
-__all__ = ["family_latex", "result_latex", "latex_expr"]
+__all__ = ["family_latex", "result_latex", "latex_expr", "latex_body", "latex_document", "bibliography_bibtex", "cited_keys",
+           "PREAMBLE", "FIT_MACRO"]
 
 
 def _symbol_names(result: Result) -> dict:
     return {p.symbol: p.tex for p in result.params}
 
 
+def _param_names(result: Result) -> dict[str, str]:
+    """Parameter names (``sigma_w2``) to their LaTeX (``\\sigma_w^2``), for prose."""
+    return {p.name: p.tex for p in result.params if p.tex != p.name}
+
+
+def _split_tuple(tex: str) -> list[str]:
+    """``"(q^*, c^*)"`` → ``["q^*", "c^*"]`` (top-level commas only); anything else → ``[tex]``."""
+    if not (tex.startswith("(") and tex.endswith(")")):
+        return [tex]
+    parts, depth, cur = [], 0, ""
+    for ch in tex[1:-1]:
+        depth += ch in "({[" and 1 or 0
+        depth -= ch in ")}]" and 1 or 0
+        if ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    return parts + [cur.strip()]
+
+
+def output_tex(result: Result, outputs: list[str]) -> dict[str, str]:
+    """LaTeX of each output of a result with several: its ``symbol_tex`` tuple, entry by entry, where it
+    has one entry per output, else ``symbol_tex`` subscripted by the output's name."""
+    parts = _split_tuple(result.symbol_tex)
+    if len(parts) == len(outputs):
+        return dict(zip(outputs, parts))
+    return {o: rf"{result.symbol_tex}_{{\mathrm{{{o.replace('_', ' ')}}}}}" for o in outputs}
+
+
 def _notation() -> dict[str, str]:
-    """LaTeX for calls of earlier results (their ``symbol_tex``) and for solved variables (``θ^*``)."""
-    from learndyn.derive.declaration import Root
+    """LaTeX for calls of earlier results (their ``symbol_tex``, per output where they have several) and for
+    solved variables (``θ^*``) of roots, staged roots included."""
+    from learndyn.derive.declaration import ByChoice, Root
     from learndyn.derive.printer import SOLVED_PREFIX
-    from learndyn.derive.registry import families
+    from learndyn.derive.registry import derivations, families
 
     table = {}
     for fam in families():
-        for r in fam.results:
+        for d in derivations(fam.name):
+            r = d.result
             table[r.name] = r.symbol_tex
-            if isinstance(r.definition, Root):
-                table[SOLVED_PREFIX + r.name] = sp.latex(r.definition.variable) + "^*"
+            defs = [r.definition]
+            if isinstance(r.definition, ByChoice):
+                defs = [stage for _, stages in r.definition.cases for stage in stages]
+            for df in defs:
+                if isinstance(df, Root):
+                    table[SOLVED_PREFIX + (df.name or r.name)] = sp.latex(df.variable) + "^*"
+            names = [n for n, _ in d.outputs] or [n for p in d.parts for n, _ in p.outputs]
+            for o, tex in output_tex(r, list(dict.fromkeys(names))).items() if names else ():
+                table[f"{r.name}.{o}"] = tex
+                for part in d.parts:
+                    table[f"{part.result.name}.{o}"] = tex
+            for part in d.parts:
+                table.setdefault(part.result.name, r.symbol_tex)
     return table
+
+
+def _star_symbols(expr: sp.Basic) -> dict:
+    """``q_star`` → ``q^*`` (an unknown of a system, named as THEORY.md names the fixed point)."""
+    out = {}
+    for s in expr.free_symbols:
+        if s.name.endswith("_star"):
+            out[s] = sp.latex(sp.Symbol(s.name[: -len("_star")])) + "^*"
+    return out
 
 
 def latex_expr(expr: sp.Basic, result: Result) -> str:
@@ -40,31 +93,46 @@ def latex_expr(expr: sp.Basic, result: Result) -> str:
 
     table = _notation()
     names = dict(_symbol_names(result))
+    names.update(_star_symbols(expr))
 
     def named(e):
         tex = table[type(e).__name__]
         args = ", ".join(sp.latex(a, symbol_names=names) for a in e.args)
         sym = sp.Symbol(f"_call{len(names)}")
-        names[sym] = tex if tex.endswith("^*") or "(" in tex else rf"{tex}\left({args}\right)"
+        names[sym] = tex if tex.endswith("^*") or "(" in tex or "." in type(e).__name__ else rf"{tex}\left({args}\right)"
         return sym
 
     expr = expr.replace(lambda e: isinstance(e, AppliedUndef) and type(e).__name__ in table, named)
-    return sp.latex(expr, symbol_names=names, ln_notation=True)
+    if isinstance(expr, sp.And):  # a system: one equation per line
+        return r" \\ ".join(latex_expr(a, result) for a in expr.args)
+    return sp.latex(expr, symbol_names=names, ln_notation=True, inv_trig_style="full")
 
 
-def _esc(text: str) -> str:
-    repl = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-            "~": r"\textasciitilde{}", "^": r"\^{}", "<": r"\textless{}", ">": r"\textgreater{}"}
-    out = "".join(repl.get(ch, ch) for ch in text)
-    for uni, tex in {"½": r"$\tfrac12$", "ŷ": r"$\hat y$", "Σ": r"$\Sigma$", "ᵀ": r"$^\top$", "≥": r"$\ge$", "≤": r"$\le$",
-                     "·": r"$\cdot$", "√": r"$\surd$", "∈": r"$\in$", "−": "-", "—": "---", "→": r"$\to$", "²": r"$^2$",
-                     "ω": r"$\omega$", "ρ": r"$\rho$", "α": r"$\alpha$", "ξ": r"$\xi$", "γ": r"$\gamma$", "λ": r"$\lambda$", "μ": r"$\mu$",
-                     "σ": r"$\sigma$", "ε": r"$\varepsilon$", "τ": r"$\tau$", "∫": r"$\int$",
-                     "x̂": r"$\hat x$", "\u0302": "", "φ": r"$\phi$", "‖": r"$\|$", "∞": r"$\infty$", "θ": r"$\theta$",
-                     "Φ": r"$\Phi$", "χ": r"$\chi$", "π": r"$\pi$", "ψ": r"$\psi$", "Π": r"$\Pi$", "κ": r"$\kappa$",
-                     "–": "--"}.items():
-        out = out.replace(uni, tex)
-    return out
+#: a display that is wider than the line is scaled down to it (no overfull equations); in the preamble
+FIT_MACRO = (r"\providecommand{\learndynfit}[1]{\sbox0{$\displaystyle #1$}\ifdim\wd0>\dimexpr\linewidth-3em\relax"
+             r"\resizebox{\dimexpr\linewidth-3em\relax}{!}{\usebox0}\else\usebox0\fi}")
+
+
+def _equation(body: str, label: str) -> list[str]:
+    if r" \\ " in body:  # a system
+        rows = body.split(r" \\ ")
+        return [r"\begin{equation}", r"\learndynfit{\begin{gathered}", r" \\ ".join(rows), r"\end{gathered}}",
+                rf"\label{{{label}}}", r"\end{equation}"]
+    return [r"\begin{equation}", rf"\learndynfit{{{body}}}", rf"\label{{{label}}}", r"\end{equation}"]
+
+
+def _outputs_block(r: Result, outputs, label: str, names: list[str] | None = None) -> list[str]:
+    """A ``gather`` of ``output = expr`` lines, each labelled ``LABEL:OUTPUT`` (``names``: all the result's
+    outputs, where ``outputs`` shows some)."""
+    tex = output_tex(r, names or [o for o, _ in outputs])
+    rows = [rf"\learndynfit{{{tex[o]} = {latex_expr(e, r)}}} \label{{{label}:{o}}}" for o, e in outputs]
+    return [r"\begin{gather}", " \\\\\n".join(rows), r"\end{gather}"]
+
+
+def _esc(text: str, result: Result | None = None) -> str:
+    from learndyn.derive.latex_prose import prose_latex
+
+    return prose_latex(text, _param_names(result) if result is not None else None)
 
 
 def _interval_tex(spec) -> str:
@@ -84,54 +152,135 @@ def _interval_tex(spec) -> str:
     raise TypeError(spec)
 
 
+def _root_lines(stages, r: Result) -> list[str]:
+    """For each root stage: the scalar equation its solver variable is the root of, and its bracket."""
+    from learndyn.derive.declaration import Root
+
+    lines = []
+    for st in stages:
+        if isinstance(st, Root):
+            v = sp.latex(st.variable)
+            names = {sym: latex_expr(e, r) for sym, e in st.given}
+            eq = latex_expr(st.equation.subs({sym: sp.Symbol(f"_given{i}") for i, (sym, _) in enumerate(st.given)}), r)
+            for i, (sym, _) in enumerate(st.given):
+                eq = eq.replace(f"_given{i}", names[sym]).replace(sp.latex(sp.Symbol(f"_given{i}")), names[sym])
+            lo, hi = (latex_expr(b, r) for b in st.bracket)
+            lines += [r"\begin{equation*}", rf"\learndynfit{{{v}^* \text{{ is the root in }} [{lo}, {hi}] \text{{ of }} 0 = {eq}}}",
+                      r"\end{equation*}"]
+    return lines
+
+
+def _closed_form_lines(d: Derivation) -> list[str]:
+    """The closed form(s): per value of a categorical parameter, per output, or one equation; the published
+    form where there is one (it is proven equal to the derived one)."""
+    r = d.result
+    if d.cases and d.parts:
+        choice = r.param(r.definition.choice)
+        lines = [r"Closed form, per value of $" + choice.tex + "$:", r"\begin{subequations}", rf"\label{{eq:{r.name}}}"]
+        stages_of = dict(r.definition.cases)
+        for (value, _), part in zip(d.cases, d.parts):
+            lines += ["", rf"\noindent For ${choice.tex} = \mathrm{{{value}}}$:"]
+            lines += _root_lines(stages_of.get(value, ()), r)
+            outputs = part.outputs or ((None, part.derived if part.derived is not None else part.implementation),)
+            # an output that is its root itself (q* = q*) says nothing the root's line does not
+            outputs = tuple((o, e) for o, e in outputs if o is None or output_tex(r, [x for x, _ in part.outputs])[o]
+                            != latex_expr(e, r)) or outputs
+            if outputs[0][0] is None:
+                lines += [r"\begin{equation}", rf"\learndynfit{{{r.symbol_tex} = {latex_expr(outputs[0][1], r)}}}",
+                          rf"\label{{eq:{r.name}:{value}}}", r"\end{equation}"]
+            else:
+                lines += _outputs_block(r, outputs, f"eq:{r.name}:{value}", [o for o, _ in part.outputs])
+        return lines + [r"\end{subequations}"]
+    if d.outputs:
+        return ["Closed form:", r"\begin{subequations}", rf"\label{{eq:{r.name}}}",
+                *_outputs_block(r, d.derived_outputs or d.outputs, f"eq:{r.name}"), r"\end{subequations}"]
+    shown = r.published if r.published is not None else d.derived
+    if shown is not None:
+        which = (f"published form ({_esc(r.source.where, r)}), derived and proven" if r.published is not None
+                 else "derived closed form")
+        return [f"Closed form, {which}:", *_equation(f"{r.symbol_tex} = {latex_expr(shown, r)}", f"eq:{r.name}")]
+    return ["Closed form:", *_equation(f"{r.symbol_tex} = {latex_expr(d.implementation, r)}", f"eq:{r.name}")]
+
+
 def result_latex(d: Derivation) -> str:
     r = d.result
     name = r.name.replace("_", r"\_")
-    lines = [rf"\subsection{{{_esc(r.title)} (\texttt{{{name}}})}}", rf"\label{{sec:{r.name}}}", ""]
-    lines += [r"Defining equation:", r"\begin{equation}", latex_expr(d.defining, r), rf"\label{{eq:{r.name}:definition}}",
-              r"\end{equation}"]
-    shown = r.published if r.published is not None else d.derived
-    if shown is not None:
-        which = f"published form ({_esc(r.source.where)}), derived and proven" if r.published is not None else "derived closed form"
-        lines += [f"Closed form, {which}:", r"\begin{equation}", f"{r.symbol_tex} = {latex_expr(shown, r)}",
-                  rf"\label{{eq:{r.name}}}", r"\end{equation}"]
-    else:
-        lines += [r"Closed form:", r"\begin{equation}", f"{r.symbol_tex} = {latex_expr(d.implementation, r)}",
-                  rf"\label{{eq:{r.name}}}", r"\end{equation}"]
+    lines = [rf"\subsection{{{_esc(r.title, r)}}}", rf"\label{{sec:{r.name}}}", rf"\noindent Result \texttt{{{name}}}.", ""]
+    lines += [r"Defining equation:", *_equation(latex_expr(d.defining, r), f"eq:{r.name}:definition")]
+    lines += _closed_form_lines(d)
     for n, (val, lim) in sorted(d.limits.items()):
         sym = r.param(n).tex
-        lines += [rf"At ${sym} = {sp.latex(val)}$ (a removable singularity):", r"\begin{equation}",
-                  f"{r.symbol_tex} = {latex_expr(lim, r)}", rf"\label{{eq:{r.name}:{n}-limit}}", r"\end{equation}"]
-    if d.implementation is not None and d.implementation != shown and d.derived is not None:
-        lines += [r"Emitted in the numerically stable form (proven equal):", r"\begin{equation}",
-                  f"{r.symbol_tex} = {latex_expr(d.implementation, r)}", rf"\label{{eq:{r.name}:stable}}", r"\end{equation}"]
+        lines += [rf"At ${sym} = {sp.latex(val)}$ (a removable singularity):",
+                  *_equation(f"{r.symbol_tex} = {latex_expr(lim, r)}", f"eq:{r.name}:{n}-limit")]
+    shown = r.published if r.published is not None else d.derived
+    if d.implementation is not None and d.implementation != shown and d.derived is not None and not d.cases:
+        lines += [r"Emitted in the numerically stable form (proven equal):",
+                  *_equation(f"{r.symbol_tex} = {latex_expr(d.implementation, r)}", f"eq:{r.name}:stable")]
     dom = [f"${p.tex} {_interval_tex(p.domain)}$" for p in r.params]
-    dom += [_esc(rel.text) for rel in r.relations]
+    dom += [_esc(rel.text, r) for rel in r.relations]
     lines += ["", r"\noindent Domain: " + ", ".join(dom) + ".", ""]
-    lines += [r"\noindent Assumptions:", r"\begin{itemize}"] + [rf"  \item {_esc(a)}" for a in r.assumptions] + [r"\end{itemize}"]
-    lines += [rf"\noindent Source: seed {r.source.seed}, {_esc(r.source.where)} \cite{{{r.source.cite}}}.", ""]
-    lines += [r"\noindent Proof status:", r"\begin{itemize}"] + [rf"  \item {_esc(str(s))}" for s in d.proof] + [r"\end{itemize}", ""]
+    lines += [r"\noindent Assumptions:", r"\begin{itemize}"] + [rf"  \item {_esc(a, r)}" for a in r.assumptions] + [r"\end{itemize}"]
+    lines += [rf"\noindent Source: seed {r.source.seed}, {_esc(r.source.where, r)} \cite{{{r.source.cite}}}.", ""]
+    lines += [r"\noindent Proof status:", r"\begin{itemize}"] + [rf"  \item {_esc(str(s), r)}" for s in d.proof] + [r"\end{itemize}", ""]
     return "\n".join(lines)
 
 
+def _claims_lines(claims, shown: set[str] | None) -> list[str]:
+    lines = [r"\subsection{Claims}", r"\begin{itemize}"]
+    for c in claims:
+        about = ", ".join(rf"\eqref{{eq:{a}}}" for a in c.about if shown is None or a in shown)
+        lines.append(rf"  \item \texttt{{{c.name.replace('_', chr(92) + '_')}}}: {_esc(c.statement)} (about {about}; "
+                     rf"\cite{{{c.source.cite}}})")
+    return lines + [r"\end{itemize}", ""]
+
+
 def family_latex(family: Family, derivations: list[Derivation]) -> str:
-    """A ``\\section`` per family, to ``\\input`` into a document (it needs amsmath and amssymb)."""
+    """A ``\\section`` per family, to ``\\input`` into a document (see :data:`PREAMBLE` for what it needs)."""
     lines = header_lines(family, comment="%")
     lines += ["", rf"\section{{{_esc(family.title)}}}", rf"\label{{sec:family:{family.name}}}", ""]
     for d in derivations:
         lines.append(result_latex(d))
     if family.claims:
-        lines += [r"\subsection{Claims}", r"\begin{itemize}"]
-        for c in family.claims:
-            about = ", ".join(rf"\eqref{{eq:{a}}}" for a in c.about)
-            lines.append(rf"  \item \texttt{{{c.name.replace('_', chr(92) + '_')}}}: {_esc(c.statement)} (about {about}; \cite{{{c.source.cite}}})")
-        lines += [r"\end{itemize}", ""]
+        lines += _claims_lines(family.claims, None)
     return "\n".join(lines)
 
 
-def latex_document(names: list[str] | None = None) -> str:
-    """A standalone LaTeX document of the chosen results (all if ``None``), with their claims and a
-    bibliography; compiles with a plain ``pdflatex``."""
+#: what the body needs: amsmath/amssymb for the equations, graphicx for fitting wide ones, natbib for \cite
+PREAMBLE = (r"\usepackage[utf8]{inputenc}", r"\usepackage[T1]{fontenc}", r"\usepackage{amsmath,amssymb}",
+            r"\usepackage{graphicx}", r"\usepackage[numbers]{natbib}", r"\usepackage[margin=2.5cm]{geometry}",
+            r"\usepackage[hidelinks]{hyperref}")
+
+
+def cited_keys(names: list[str] | None = None) -> list[str]:
+    """The BibTeX keys that the LaTeX of ``names`` (all results if ``None``) cites, sorted."""
+    from learndyn.derive.registry import families
+
+    keys = set()
+    for fam in families():
+        rs = [r for r in fam.results if names is None or r.name in names]
+        keys |= {r.source.cite for r in rs}
+        keys |= {c.source.cite for c in fam.claims if any(r.name in c.about for r in rs)}
+    return sorted(keys)
+
+
+def bibliography_bibtex(names: list[str] | None = None) -> str:
+    """The ``.bib`` file for the LaTeX of ``names``: THEORY.md's papers, or a family's own entries."""
+    from learndyn.derive.bibliography import REFERENCES, bibtex
+    from learndyn.derive.registry import families
+
+    keys = cited_keys(names)
+    own = {k: v for fam in families() for k, v in fam.bibliography.items() if k not in REFERENCES}
+    known = [k for k in keys if k in REFERENCES]
+    extra = [f"@misc{{{k},\n  note = {{{own[k]}}},\n}}\n" for k in keys if k in own]
+    missing = [k for k in keys if k not in REFERENCES and k not in own]
+    if missing:
+        raise KeyError(f"no bibliography entry for {', '.join(missing)}; add it to the family's bibliography")
+    return bibtex(known) + "".join("\n" + e for e in extra)
+
+
+def latex_body(names: list[str] | None = None) -> str:
+    """The sections of the chosen results (all if ``None``) with their claims, to ``\\input`` into a paper
+    whose preamble has :data:`PREAMBLE`'s packages; it defines the one macro it uses."""
     from learndyn.derive.registry import derivations, families
 
     chosen = set(names) if names else None
@@ -140,7 +289,7 @@ def latex_document(names: list[str] | None = None) -> str:
         unknown = sorted(chosen - known)
         if unknown:
             raise KeyError(f"unknown result(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    body, cites = [], {}
+    body = [FIT_MACRO, r"\begingroup\sloppy", ""]
     for fam in families():
         ds = [d for d in derivations(fam.name) if chosen is None or d.result.name in chosen]
         if not ds:
@@ -149,14 +298,15 @@ def latex_document(names: list[str] | None = None) -> str:
         body += [result_latex(d) for d in ds]
         claims = [c for c in fam.claims if any(d.result.name in c.about for d in ds)]
         if claims:
-            body += [r"\subsection{Claims}", r"\begin{itemize}"]
-            for c in claims:
-                about = ", ".join(rf"\eqref{{eq:{a}}}" for a in c.about if chosen is None or a in chosen)
-                body.append(rf"  \item \texttt{{{c.name.replace('_', chr(92) + '_')}}}: {_esc(c.statement)} (about {about})")
-            body += [r"\end{itemize}", ""]
-        cites.update(fam.bibliography)
-    bib = [r"\begin{thebibliography}{9}"] + [rf"\bibitem{{{k}}} {_esc(v)}" for k, v in sorted(cites.items())] + [r"\end{thebibliography}"]
+            body += _claims_lines(claims, chosen)
+    return "\n".join(body + [r"\endgroup"])
+
+
+def latex_document(names: list[str] | None = None, *, bib: str = "learndyn", extra_body: str = "",
+                   title: str = "Results derived and verified by learndyn", extra_preamble: tuple[str, ...] = ()) -> str:
+    """A standalone document of the chosen results (all if ``None``), citing from ``BIB.bib`` (write it with
+    :func:`bibliography_bibtex`); compiles with ``pdflatex`` + ``bibtex`` (``latexmk -pdf``)."""
     return "\n".join([
-        r"\documentclass{article}", r"\usepackage[utf8]{inputenc}", r"\usepackage[T1]{fontenc}", r"\usepackage{amsmath,amssymb}",
-        r"\usepackage[margin=2.5cm]{geometry}", r"\title{Results derived and verified by learndyn}", r"\date{}",
-        r"\begin{document}", r"\maketitle", "", *body, *bib, r"\end{document}", ""])
+        r"\documentclass[11pt]{article}", *PREAMBLE, *extra_preamble, rf"\title{{{title}}}", r"\date{}",
+        r"\begin{document}", r"\maketitle", r"\tableofcontents", "", latex_body(names), extra_body,
+        r"\bibliographystyle{plainnat}", rf"\bibliography{{{bib}}}", r"\end{document}", ""])

@@ -161,7 +161,7 @@ def dae_trajectory(t, lam, eps, gamma, u0, tau, *, check: bool = True) -> torch.
     Emitted (stable) form: Piecewise((u0/(2*t*u0*(eps + lam)*exprel(-t*Max(0, -2*(gamma - lam)/tau))/tau
       + exp(-t*Max(0, -2*(gamma - lam)/tau))), (gamma - lam)/tau <= 0), (u0*exp(t*Min(0, -2*(gamma -
       lam)/tau))/(2*t*u0*(eps + lam)*exprel(t*Min(0, -2*(gamma - lam)/tau))/tau + 1), True))
-    Source: seed 000, 'autoencoder networks' (denoising) [saxe2014exact]
+    Source: seed 000, 'autoencoder networks' (denoising) [pretorius2018learning]
     Domain: t ∈ [0.0, inf); lam ∈ (0.0, inf); eps ∈ [0.0, inf); gamma ∈ [0.0, inf); u0 ∈ (0.0, inf); tau
       ∈ (0.0, inf)
 
@@ -207,7 +207,7 @@ def noise_equivalent_decay(lam, eps, *, check: bool = True) -> torch.Tensor:
     Published form ('autoencoder networks' (denoising)): \gamma = eps*lam/(eps + lam)
     Derived closed form: eps*lam/(eps + lam)
     Emitted (stable) form: eps*lam/(eps + lam)
-    Source: seed 000, 'autoencoder networks' (denoising) [saxe2014exact]
+    Source: seed 000, 'autoencoder networks' (denoising) [pretorius2018learning]
     Domain: lam ∈ (0.0, inf); eps ∈ [0.0, inf)
 
     Assumptions:

@@ -151,23 +151,49 @@ def verify(names, examples, device, seed, tiers, as_json, module, out) -> None:
 
 @main.command()
 @click.argument("names", nargs=-1)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to FILE (default: stdout).")
-@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-def latex(names, output, force) -> None:
-    """LaTeX of results: labelled equations, assumptions, source and proof status."""
-    from learndyn.derive.latex import latex_document
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write FILE.tex and its bibliography FILE.bib beside it (default: the document on stdout).")
+@click.option("--body", is_flag=True, help="Only the sections, to \\input into a paper (it needs the packages listed in its first lines).")
+@click.option("--pdf", is_flag=True, help="Also build FILE.pdf with latexmk (or pdflatex + bibtex).")
+@click.option("--force", is_flag=True, help="Overwrite FILE.tex / FILE.bib if they exist.")
+def latex(names, output, body, pdf, force) -> None:
+    """LaTeX of results: numbered equations labelled eq:NAME, assumptions, domain, source with citation, proof status."""
+    from learndyn.derive.latex import PREAMBLE, bibliography_bibtex, latex_body, latex_document
 
+    names = list(names) or None
     try:
-        text = latex_document(list(names) or None)
+        if body:
+            text = "\n".join(["% learndyn: results to \\input; the preamble needs:", *(f"% {p}" for p in PREAMBLE),
+                              f"% and \\bibliography{{{output.stem if output else 'learndyn'}}}", latex_body(names), ""])
+        else:
+            text = latex_document(names, bib=output.stem if output else "learndyn")
+        bib = bibliography_bibtex(names)
     except KeyError as exc:
         raise click.ClickException(str(exc.args[0]))
     if output is None:
+        if pdf:
+            raise click.UsageError("--pdf needs -o FILE.tex")
         click.echo(text, nl=False)
         return
-    if output.exists() and not force:
-        raise click.ClickException(f"{output} exists; pass --force to overwrite it")
+    bib_path = output.with_suffix(".bib")
+    for path in (output, bib_path):
+        if path.exists() and not force:
+            raise click.ClickException(f"{path} exists; pass --force to overwrite it")
+    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {output}")
+    bib_path.write_text(bib, encoding="utf-8")
+    click.echo(f"wrote {output} and {bib_path}")
+    if pdf:
+        if body:
+            raise click.UsageError("--pdf builds a standalone document; drop --body")
+        from learndyn.latex_build import LatexError, LatexUnavailable, build_pdf
+
+        try:
+            click.echo(f"wrote {build_pdf(output)}")
+        except LatexUnavailable as exc:
+            click.echo(f"skipped the PDF: {exc}", err=True)
+        except LatexError as exc:
+            raise click.ClickException(str(exc))
 
 
 def _parse_value(name: str, raw: str, spec):
@@ -262,10 +288,6 @@ def data_cmd(figure, seed, device, networks, width, output, force) -> None:
         click.echo(f"wrote {output}")
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.command()
 @click.option("--depths", default="1,2,4,8,16,32,64", show_default=True, help="Depths of the infinite-width rows.")
 @click.option("--trained", default="", help="Depths at which finite networks are trained too (slow), e.g. 2,8.")
@@ -288,3 +310,95 @@ def digits(depths, trained, width, steps, lr, n_train, n_test, seed, device, as_
     except ImportError as exc:
         raise click.ClickException(str(exc))
     click.echo(json.dumps(res.to_json(), indent=2) if as_json else res.to_table())
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the PNG and PDF files.")
+@click.option("--seed", default=0, show_default=True, help="Seed of every simulated network.")
+@click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
+@click.option("--quick", is_flag=True, help="Small simulations (seconds): drafts and tests.")
+@click.option("--force", is_flag=True, help="Overwrite figures already in the folder.")
+def figures(names, out, seed, device, quick, force) -> None:
+    """Figures of theory (lines) against simulation (points), PNG and PDF; without NAMES, all of them."""
+    from learndyn.verify.figures import render_figures
+    from learndyn.verify.runner import default_device
+
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="figures", file=sys.stderr, leave=False, disable=None, unit="figure")
+        paths = render_figures(out, list(names) or None, seed=seed, device=device or default_device(), quick=quick,
+                               force=force, progress=lambda s: (bar.set_postfix_str(s), bar.update()))
+        bar.close()
+    except (KeyError, FileExistsError, ImportError) as exc:
+        raise click.ClickException(str(exc.args[0]) if exc.args else str(exc))
+    for p in paths:
+        click.echo(f"wrote {p}")
+
+
+@main.command()
+@click.option("--group", "groups", multiple=True, type=click.Choice(["closed_forms", "solvers", "simulation", "derive"]),
+              help="Only these groups (default: all four).")
+@click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
+@click.option("--quick", is_flag=True, help="Small sizes and few repeats (a smoke run, not a measurement).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable results.")
+def bench(groups, device, quick, as_json) -> None:
+    """Benchmarks: every figure a ratio against a baseline measured in the same run."""
+    from learndyn.bench import run_bench
+    from learndyn.verify.runner import default_device
+
+    report = run_bench(tuple(groups) or None, device=device or default_device(), quick=quick)
+    click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.to_table())
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for report.tex/.bib/.pdf, verification.json and figures/.")
+@click.option("--examples", default=100, show_default=True, help="As for learndyn verify.")
+@click.option("--seed", default=0, show_default=True, help="Seed of every draw, simulated network and figure.")
+@click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
+@click.option("--tier", "tiers", multiple=True, type=click.Choice(["a", "b", "claims"]), help="Only these tiers (default: all).")
+@click.option("--quick-figures", is_flag=True, help="Small simulations for the figures (a draft).")
+@click.option("--refresh", is_flag=True, help="Verify again even where a cached result matches.")
+@click.option("--no-pdf", is_flag=True, help="Write the LaTeX only.")
+@click.option("--force", is_flag=True, help="Overwrite a report already in the folder.")
+def report(names, out, examples, seed, device, tiers, quick_figures, refresh, no_pdf, force) -> None:
+    """The paper-ready report: derivations, verification tables, figures and provenance, built to PDF."""
+    from tqdm import tqdm
+
+    from learndyn.latex_build import LatexError
+    from learndyn.verify.report_document import write_report
+    from learndyn.verify.runner import VerifyConfig, default_device
+
+    bars = []
+
+    def progress(step: str, total: int):
+        bar = tqdm(total=total or None, desc=step, file=sys.stderr, leave=False, disable=None)
+        bars.append(bar)
+        return lambda item: (bar.set_postfix_str(str(item)[:40]), bar.update())
+
+    config = VerifyConfig(examples=examples, seed=seed, device=device or default_device())
+    try:
+        files = write_report(out, list(names) or None, config=config, tiers=tuple(tiers) or ("a", "b", "claims"),
+                             quick_figures=quick_figures, force=force, pdf=not no_pdf, refresh=refresh, progress=progress)
+    except (FileExistsError, KeyError, LatexError) as exc:
+        raise click.ClickException(str(exc.args[0]) if exc.args else str(exc))
+    finally:
+        for bar in bars:
+            bar.close()
+    click.echo(f"wrote {files.tex}, {files.bib}, {files.verification} and {len(files.figures)} figure files"
+               + (" (verification reused from the cache)" if files.verification_reused else ""))
+    if files.pdf:
+        click.echo(f"wrote {files.pdf}")
+    elif files.pdf_skipped:
+        click.echo(f"skipped the PDF: {files.pdf_skipped}", err=True)
+    if files.failed:
+        click.echo(f"{len(files.failed)} checks FAILED: {', '.join(files.failed)}", err=True)
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -5,6 +5,13 @@
   the measured ``q¹``, simulation the mean over networks with its standard error.
 * ``correlation_dynamics``: the correlation of two inputs over depth from several starting cosines, no noise,
   dropout and Gaussian noise at criticality; theory is ``correlation_map`` iterated from the measured ``c¹``.
+
+  Both also give ``deviation_standard_error``: the standard error over networks of each network's deviation from
+  the theory iterated from its own first layer (in expectation no larger than ``standard_error``, which includes the
+  spread of the first layer's statistics themselves; the figures' agreement checks use it). ``variance_dynamics`` also gives
+  the map checked one layer at a time: ``one_layer_relative_deviation``, the mean over networks of each network's
+  mean over layers of ``(q^l − map(q^{l−1}))/map(q^{l−1})`` (0 in expectation at any width), and its
+  ``one_layer_standard_error``.
 * ``fixed_point_vs_noise``: ``c*`` and ``ξ_c`` (and the trainable depth ``6 ξ_c``) against the dropout rate
   ``1 − p`` and the Gaussian noise variance ``σ_ε²`` (theory only).
 """
@@ -51,11 +58,18 @@ def variance_dynamics(*, depth: int = 15, width: int = 1000, networks: int = 8, 
             x = inputs_with_correlations([], seed=seed) * math.sqrt(q0) / sw
             run = propagate(x, depth=depth, sigma_w=sw, width=width, networks=networks, seed=seed, device=device, **kw)
             q = run.variance[:, :, 0]
-            theory = torch.stack([_f("variance_after_depth")(q=q[:, 0], sigma_w=sw, sigma_b=0.0, mu2=mu2, depth=l)
-                                  for l in range(depth)], dim=1).mean(0)
+            per_network = torch.stack([_f("variance_after_depth")(q=q[:, 0], sigma_w=sw, sigma_b=0.0, mu2=mu2, depth=l)
+                                       for l in range(depth)], dim=1)
+            # one layer at a time: each network's mean over layers of (q^l − map(q^{l−1}))/map(q^{l−1})
+            one = _f("variance_after_depth")(q=q[:, :-1], sigma_w=sw, sigma_b=0.0, mu2=mu2, depth=1)
+            rel = ((q[:, 1:] - one) / one).mean(1) if depth > 1 else torch.zeros(networks, dtype=q.dtype)
             series.append(dict(noise=kind, strength=strength, mu2=mu2, sigma_w=sw, sigma_w_over_critical=factor,
-                               layer=list(range(1, depth + 1)), theory=theory.tolist(), simulation=q.mean(0).tolist(),
-                               standard_error=(q.std(0) / math.sqrt(networks)).tolist()))
+                               layer=list(range(1, depth + 1)), theory=per_network.mean(0).tolist(),
+                               simulation=q.mean(0).tolist(),
+                               standard_error=(q.std(0) / math.sqrt(networks)).tolist(),
+                               deviation_standard_error=((q - per_network).std(0) / math.sqrt(networks)).tolist(),
+                               one_layer_relative_deviation=float(rel.mean()),
+                               one_layer_standard_error=float(rel.std() / math.sqrt(networks))))
     return dict(figure="variance_dynamics", width=width, networks=networks, seed=seed, device=device, series=series)
 
 
@@ -77,11 +91,16 @@ def correlation_dynamics(*, depth: int = 15, width: int = 1000, networks: int = 
         for _ in range(depth - 1):
             theory.append(_f("correlation_map")(c=theory[-1].clamp(-1.0, 1.0), mu2=mu2))
         theory = torch.stack(theory)
+        per_network = [c[:, 0]]  # the map iterated from each network's own c¹ (for the deviation's standard error)
+        for _ in range(depth - 1):
+            per_network.append(_f("correlation_map")(c=per_network[-1].clamp(-1.0, 1.0), mu2=mu2))
+        deviation = c - torch.stack(per_network, dim=1)
         for i, c0 in enumerate(cosines):
             series.append(dict(noise=kind, strength=strength, mu2=mu2, sigma_w=sw, input_cosine=c0,
                                layer=list(range(1, depth + 1)), theory=theory[:, i].tolist(),
                                simulation=c[:, :, i].mean(0).tolist(),
                                standard_error=(c[:, :, i].std(0) / math.sqrt(networks)).tolist(),
+                               deviation_standard_error=(deviation[:, :, i].std(0) / math.sqrt(networks)).tolist(),
                                fixed_point=float(_f("correlation_fixed_point")(mu2=mu2))))
     return dict(figure="correlation_dynamics", width=width, networks=networks, seed=seed, device=device, series=series)
 

@@ -146,7 +146,4 @@ FAMILY = Family(
     title="Linear learning dynamics",
     results=(scalar_trajectory, mode_trajectory, mode_learning_time, deep_mode_time, deep_mode_trajectory),
     claims=CLAIMS,
-    bibliography={
-        "saxe2014exact": "Saxe, McClelland, Ganguli. Exact solutions to the nonlinear dynamics of learning in deep linear neural networks. ICLR 2014.",
-    },
 )

@@ -105,7 +105,7 @@ SIGMA_W2 = Param("sigma_w2", Interval(0.0, INF), test=Interval(0.1, 30.0, True, 
                  description="weight variance (times the fan-in)")
 SIGMA_B2 = Param("sigma_b2", Interval(0.0, INF, lo_closed=True), test=Interval(0.0, 1.0, True, True), special=(0.0,),
                  latex=r"\sigma_b^2", description="bias variance")
-ACTIVATION = Param("activation", ChoiceParam(("relu", "erf")), description="the nonlinearity φ")
+ACTIVATION = Param("activation", ChoiceParam(("relu", "erf")), latex=r"\phi", description="the nonlinearity φ")
 
 _q1, _q2, _det = sp.symbols("q1 q2 det", positive=True)
 _c = sp.Symbol("c", real=True)
@@ -373,8 +373,4 @@ FAMILY = Family(
              kernel_fixed_point, chi1, kernel_depth_scales, ntk_depth_limit, mse_train_prediction, mse_test_prediction,
              ntk_condition_number, mean_prediction),
     claims=CLAIMS,
-    bibliography={
-        "xiao2020disentangling": "Xiao, Pennington, Schoenholz. Disentangling trainability and generalization in deep neural networks. ICML 2020.",
-        "jacot2018neural": "Jacot, Gabriel, Hongler. Neural tangent kernel: convergence and generalization in neural networks. NeurIPS 2018.",
-    },
 )

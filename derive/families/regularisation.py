@@ -35,7 +35,7 @@ t, s, u0, tau, gamma, lam, eps, p, margin = (x.symbol for x in (T, S, U0, TAU, G
 u = sp.Symbol("u")
 
 WD_SOURCE = Source("000", "'weight decay' (its λ* is gamma)", "saxe2014exact")
-DAE_SOURCE = Source("000", "'autoencoder networks' (denoising)", "saxe2014exact")
+DAE_SOURCE = Source("000", "'autoencoder networks' (denoising)", "pretorius2018learning")
 DROPOUT_SOURCE = Source("000", "'dropout' (its ε is margin, its Bern(ρ) is Bern(p))", "saxe2014exact")
 
 PENALTY = "penalty (gamma/2)(‖W1‖² + ‖W2‖²) on both layers, written out in the loss"
@@ -172,7 +172,4 @@ FAMILY = Family(
     results=(weight_decay_trajectory, dae_trajectory, noise_equivalent_decay, dropout_expected_time,
              dropout_time_bound, dropout_trajectory, inverted_dropout_trajectory),
     claims=CLAIMS,
-    bibliography={
-        "saxe2014exact": "Saxe, McClelland, Ganguli. Exact solutions to the nonlinear dynamics of learning in deep linear neural networks. ICLR 2014.",
-    },
 )

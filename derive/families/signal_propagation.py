@@ -286,9 +286,4 @@ FAMILY = Family(
              shifted_relu_active_fraction, shifted_relu_second_moment, shifted_relu_critical_point,
              jacobian_spectrum_variance),
     claims=CLAIMS,
-    bibliography={
-        "pretorius2018critical": "Pretorius, van Biljon, Kroon, Kamper. Critical initialisation for deep signal propagation in noisy rectifier neural networks. NeurIPS 2018.",
-        "schoenholz2017deep": "Schoenholz, Gilmer, Ganguli, Sohl-Dickstein. Deep information propagation. ICLR 2017.",
-        "pennington2018emergence": "Pennington, Schoenholz, Ganguli. The emergence of spectral universality in deep networks. AISTATS 2018.",
-    },
 )

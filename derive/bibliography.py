@@ -1,0 +1,86 @@
+"""The papers behind the results (THEORY.md's reference list), as BibTeX entries.
+
+A family names the keys it cites (``Family.bibliography``); :func:`bibtex` writes the ``.bib`` file of the
+LaTeX export and :func:`reference_text` the one-line form used in generated docstrings."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Reference", "REFERENCES", "reference", "bibtex", "reference_text"]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One paper: ``authors`` as ``"Last, First"``, the venue's name as printed, and its year."""
+
+    authors: tuple[str, ...]
+    title: str
+    venue: str
+    year: int
+    kind: str = "inproceedings"
+
+    def bibtex(self, key: str) -> str:
+        field = "booktitle" if self.kind == "inproceedings" else "journal"
+        # the title's capitals are protected by braces so that bibliography styles keep them
+        return "\n".join([
+            f"@{self.kind}{{{key},",
+            f"  author = {{{' and '.join(self.authors)}}},",
+            f"  title = {{{{{self.title}}}}},",
+            f"  {field} = {{{self.venue}}},",
+            f"  year = {{{self.year}}},",
+            "}",
+        ])
+
+    def __str__(self) -> str:
+        names = ", ".join(a.split(",")[0] for a in self.authors)
+        return f"{names}. {self.title}. {self.venue} {self.year}."
+
+
+REFERENCES: dict[str, Reference] = {
+    "saxe2014exact": Reference(
+        ("Saxe, Andrew M.", "McClelland, James L.", "Ganguli, Surya"),
+        "Exact solutions to the nonlinear dynamics of learning in deep linear neural networks",
+        "International Conference on Learning Representations (ICLR)", 2014),
+    "pretorius2018learning": Reference(
+        ("Pretorius, Arnu", "Kroon, Steve", "Kamper, Herman"),
+        "Learning dynamics of linear denoising autoencoders",
+        "International Conference on Machine Learning (ICML)", 2018),
+    "pretorius2018critical": Reference(
+        ("Pretorius, Arnu", "van Biljon, Elan", "Kroon, Steve", "Kamper, Herman"),
+        "Critical initialisation for deep signal propagation in noisy rectifier neural networks",
+        "Advances in Neural Information Processing Systems (NeurIPS)", 2018),
+    "schoenholz2017deep": Reference(
+        ("Schoenholz, Samuel S.", "Gilmer, Justin", "Ganguli, Surya", "Sohl-Dickstein, Jascha"),
+        "Deep information propagation",
+        "International Conference on Learning Representations (ICLR)", 2017),
+    "pennington2018emergence": Reference(
+        ("Pennington, Jeffrey", "Schoenholz, Samuel S.", "Ganguli, Surya"),
+        "The emergence of spectral universality in deep networks",
+        "International Conference on Artificial Intelligence and Statistics (AISTATS)", 2018),
+    "jacot2018neural": Reference(
+        ("Jacot, Arthur", "Gabriel, Franck", "Hongler, Cl{\\'e}ment"),
+        "Neural tangent kernel: convergence and generalization in neural networks",
+        "Advances in Neural Information Processing Systems (NeurIPS)", 2018),
+    "xiao2020disentangling": Reference(
+        ("Xiao, Lechao", "Pennington, Jeffrey", "Schoenholz, Samuel S."),
+        "Disentangling trainability and generalization in deep neural networks",
+        "International Conference on Machine Learning (ICML)", 2020),
+}
+
+
+def reference(key: str) -> Reference:
+    """The reference with BibTeX key ``key`` (a clear error for an unknown one)."""
+    try:
+        return REFERENCES[key]
+    except KeyError:
+        raise KeyError(f"unknown reference {key!r}; known: {', '.join(sorted(REFERENCES))}") from None
+
+
+def reference_text(key: str) -> str:
+    """``"Saxe, McClelland, Ganguli. Exact solutions … ICLR 2014."``-style one line."""
+    return str(reference(key))
+
+
+def bibtex(keys) -> str:
+    """The ``.bib`` file of ``keys`` (sorted, each once)."""
+    return "\n\n".join(reference(k).bibtex(k) for k in sorted(set(keys))) + "\n"
