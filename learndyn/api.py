@@ -41,11 +41,22 @@ def function(name: str, *, check: bool = True) -> Callable[..., Any]:
     """The generated torch function of result ``name``, called with THEORY.md's keyword names.
 
     Out-of-domain arguments raise :class:`learndyn.DomainError` (a ``ValueError``) naming the parameter,
-    its value and the domain; ``check=False`` skips the checks on a hot path.
+    its value and the domain; ``check=False`` skips the checks on a hot path. An explicit closed form evaluates
+    inputs of :data:`learndyn.fused.MIN_ELEMENTS` elements or more in one pass compiled by ``torch.compile`` (the
+    first such call per signature compiles; ``LEARNDYN_COMPILE=0`` keeps eager torch), see :mod:`learndyn.fused`.
     """
-    module = importlib.import_module(f"learndyn.generated.{family_of(name)}")
-    fn = getattr(module, name)
+    fn = _function(name)
     return fn if check else functools.partial(fn, check=False)
+
+
+@functools.lru_cache(maxsize=None)
+def _function(name: str) -> Callable[..., Any]:
+    """The generated function of ``name``; an explicit closed form is wrapped (once per process, so what it
+    compiles is kept) in a :class:`~learndyn.fused.FusedFunction`, which evaluates large inputs in one fused pass."""
+    from learndyn.fused import fused
+
+    module = importlib.import_module(f"learndyn.generated.{family_of(name)}")
+    return fused(name, getattr(module, name), module.DOMAINS[name])
 
 
 def result(name: str):

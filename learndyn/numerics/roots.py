@@ -9,13 +9,41 @@ one extra evaluation.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import contextlib
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
 
 import torch
 
-__all__ = ["solve_increasing", "ConvergenceError"]
+__all__ = ["solve_increasing", "ConvergenceError", "SolveStats", "record_solves"]
 
 MAX_ITER = 400
+
+#: where :func:`record_solves` collects statistics (``None``: not recording, no cost)
+_RECORD: list | None = None
+
+
+@dataclass(frozen=True)
+class SolveStats:
+    """One vectorised solve: ``elements`` solved together, ``iterations`` of the Newton-bisection loop (until the
+    last element converged), the ``mean_iterations`` after which an element had converged, and the ``doublings``
+    that bracketed an infinite upper end."""
+
+    elements: int
+    iterations: int
+    mean_iterations: float
+    doublings: int
+
+
+@contextlib.contextmanager
+def record_solves() -> Iterator[list[SolveStats]]:
+    """Collect a :class:`SolveStats` per solve inside the block (for benchmarks and diagnostics)."""
+    global _RECORD
+    outer, _RECORD = _RECORD, []
+    try:
+        yield _RECORD
+    finally:
+        _RECORD = outer
 
 
 class ConvergenceError(RuntimeError):
@@ -37,10 +65,11 @@ def _solve(equation, lo, hi, params, guess):
     hi = torch.broadcast_to(hi, shape).clone()
     eps = torch.finfo(lo.dtype).eps
     tiny = torch.finfo(lo.dtype).tiny
+    doublings = 0
     # an infinite upper end: double from max(guess, 1) until the equation is non-negative
     if bool(torch.isinf(hi).any()):
         top = torch.where(torch.isinf(hi), torch.clamp(torch.broadcast_to(guess, shape), min=1.0), hi)
-        for _ in range(2100):
+        for doublings in range(2100):
             f, _ = _value_and_slope(equation, top, params)
             low = (f < 0) & torch.isinf(hi)
             if not bool(low.any()):
@@ -52,7 +81,10 @@ def _solve(equation, lo, hi, params, guess):
         hi = torch.where(torch.isinf(hi), top, hi)
     x = torch.minimum(torch.maximum(torch.broadcast_to(guess, shape), lo), hi).clone()
     done = torch.zeros(shape, dtype=torch.bool, device=lo.device)
-    for _ in range(MAX_ITER):
+    taken = torch.zeros(shape, dtype=torch.int64, device=lo.device) if _RECORD is not None else None
+    for iteration in range(MAX_ITER):
+        if taken is not None:
+            taken += ~done
         f, df = _value_and_slope(equation, x, params)
         done = done | (f == 0)
         lo = torch.where(f < 0, x, lo)
@@ -70,6 +102,9 @@ def _solve(equation, lo, hi, params, guess):
         x = torch.where(done, x, step)
         done = done | small_step | narrow
         if bool(done.all()):
+            if taken is not None:
+                _RECORD.append(SolveStats(int(x.numel()), iteration + 1, float(taken.double().mean()) if x.numel() else 0.0,
+                                          doublings))
             return x
     raise ConvergenceError(f"no convergence in {MAX_ITER} iterations")
 

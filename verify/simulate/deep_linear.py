@@ -196,7 +196,8 @@ def simulate_deep_linear(
     ``gradient``:
       - ``"correlation"``: ``∂L/∂W = W Σ11 − Σ31`` with ``Σ11 = X Xᵀ/P``, ``Σ31 = Y Xᵀ/P`` computed once,
         back-propagated through the layers with prefix products ``W_{l−1}⋯W_1`` (``3D − 2`` batched
-        matrix products per step, independent of ``P``).
+        matrix products per step, independent of ``P``; ``3D − 3`` for whitened inputs, where ``Σ11`` is the
+        identity to round-off and ``W Σ11`` is taken as ``W``).
       - ``"autograd"``: the loss on the actual data ``X, Y``, differentiated by ``torch.autograd``.
       Both are the same full-batch GD and agree to round-off.
 
@@ -301,6 +302,9 @@ def simulate_deep_linear(
     if gradient == "correlation":
         S11 = X @ X.T / P
         S31 = Y @ X.T / P
+        # whitened inputs (Σ11 = I to round-off, as whitened_dataset makes them): W Σ11 is W, one product less
+        eye = torch.eye(n_in, dtype=dtype, device=dev)
+        whitened = bool(((S11 - eye).abs() <= 64 * n_in * torch.finfo(dtype).eps).all())
         # Preallocated buffers (fresh large tensors each step cost more than the arithmetic on CPU).
         # prefix[l] = W_{l+1} ⋯ W_1 (layers 0-indexed); grad_out[l] = lr · (W_D ⋯ W_{l+2})ᵀ ∂L/∂W, the
         # gradient arriving at the output of layer l, so that lr · ∂L/∂W_l = grad_out[l] · prefix[l−1]ᵀ.
@@ -320,8 +324,11 @@ def simulate_deep_linear(
             if step == steps:
                 break
             G = grad_out[D - 1]
-            torch.matmul(W, S11, out=G)
-            G.sub_(S31).mul_(lr_b)  # lr · ∂L/∂W = lr · (W Σ11 − Σ31)
+            if whitened:
+                torch.sub(W, S31, out=G)
+            else:
+                torch.matmul(W, S11, out=G).sub_(S31)
+            G.mul_(lr_b)  # lr · ∂L/∂W = lr · (W Σ11 − Σ31)
             for l in range(D - 1, 0, -1):  # top layer first: W_l is still old when W_lᵀ is used
                 torch.bmm(weights[l].mT, grad_out[l], out=grad_out[l - 1])
                 if decays:
