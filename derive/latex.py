@@ -51,31 +51,45 @@ def output_tex(result: Result, outputs: list[str]) -> dict[str, str]:
     return {o: rf"{result.symbol_tex}_{{\mathrm{{{o.replace('_', ' ')}}}}}" for o in outputs}
 
 
+def _declared_outputs(definition) -> list[str]:
+    """The output names a definition declares (several outputs only), read off the declaration: no derivation."""
+    from learndyn.derive.declaration import ByChoice
+
+    if isinstance(definition, ByChoice):
+        return _declared_outputs(definition.cases[0][1][-1]) if definition.cases else []
+    outs = getattr(definition, "outputs", ())
+    if isinstance(outs, tuple) and len(outs) > 1 and all(isinstance(o, tuple) for o in outs):
+        return [n for n, _ in outs]
+    expr = getattr(definition, "expr", None)
+    if isinstance(expr, tuple):
+        return [n for n, _ in expr]
+    return []
+
+
 def _notation() -> dict[str, str]:
     """LaTeX for calls of earlier results (their ``symbol_tex``, per output where they have several) and for
-    solved variables (``θ^*``) of roots, staged roots included."""
+    solved variables (``θ^*``) of roots, staged roots included; from the declarations alone."""
     from learndyn.derive.declaration import ByChoice, Root
     from learndyn.derive.printer import SOLVED_PREFIX
-    from learndyn.derive.registry import derivations, families
+    from learndyn.derive.registry import families
 
     table = {}
     for fam in families():
-        for d in derivations(fam.name):
-            r = d.result
+        for r in fam.results:
             table[r.name] = r.symbol_tex
-            defs = [r.definition]
+            defs, parts = [r.definition], []
             if isinstance(r.definition, ByChoice):
                 defs = [stage for _, stages in r.definition.cases for stage in stages]
+                parts = [f"{r.name}_{value}" for value, _ in r.definition.cases]
             for df in defs:
                 if isinstance(df, Root):
                     table[SOLVED_PREFIX + (df.name or r.name)] = sp.latex(df.variable) + "^*"
-            names = [n for n, _ in d.outputs] or [n for p in d.parts for n, _ in p.outputs]
-            for o, tex in output_tex(r, list(dict.fromkeys(names))).items() if names else ():
-                table[f"{r.name}.{o}"] = tex
-                for part in d.parts:
-                    table[f"{part.result.name}.{o}"] = tex
-            for part in d.parts:
-                table.setdefault(part.result.name, r.symbol_tex)
+            names = _declared_outputs(r.definition)
+            for o, tex in (output_tex(r, names).items() if names else ()):
+                for owner in [r.name, *parts]:
+                    table[f"{owner}.{o}"] = tex
+            for part in parts:
+                table.setdefault(part, r.symbol_tex)
     return table
 
 
