@@ -163,7 +163,11 @@ class ODE(Definition):
 
 @dataclass(frozen=True)
 class SeparableTime(Definition):
-    r"""The time ``t = \int_{start}^{end} tau dv / rhs(v)`` an autonomous ODE ``tau du/dt = rhs(u)`` takes."""
+    r"""The time ``t = \int_{start}^{end} tau dv / rhs(v)`` an autonomous ODE ``tau du/dt = rhs(u)`` takes.
+
+    ``substitution = (w, g)`` integrates in ``w`` with ``u = g(w)`` (a change of variables that makes the
+    integrand rational, e.g. ``u = s w^D``); the antiderivative is taken back to ``u`` by the positive inverse
+    of ``g`` and checked by differentiation in ``u``."""
 
     unknown: str
     rhs: sp.Expr
@@ -172,6 +176,7 @@ class SeparableTime(Definition):
     tau: sp.Expr = sp.Integer(1)
     per_integer: str | None = None
     derive_for: tuple[int, ...] = ()
+    substitution: tuple[sp.Symbol, sp.Expr] | None = None
     kind: str = "separable_time"
 
 
@@ -338,13 +343,15 @@ class KernelComposition(Definition):
     ``Θ ↦ K + σ_w² Θ``, ``Θ⁰ = 0``) then an activation (``K ↦ T(K)``, ``Θ ↦ Ṫ(K) ⊙ Θ``); then a dense readout.
     ``maps`` names, per value of the categorical parameter ``choice``, the earlier results ``(T, Ṫ)``; the
     emitted layer evaluates their stable forms with the carried ``det = q1 q2 − c²`` in place of a recomputed
-    one. ``carried`` gives per activation the stable forms of ``det_T = T11 T22 − T12²`` and
-    ``dist_T = T11 + T22 − 2 T12`` in the symbols ``q1, q2, c, det`` (proven equal to the maps' values)."""
+    one. ``carried`` gives per activation ``(name, form)`` pairs: the stable forms of ``det_t = T11 T22 − T12²``,
+    ``dist_t = T11 + T22 − 2 T12`` and ``diff_t = T11 − T22``, and optionally ``t12`` in place of the map's own form, in
+    the symbols ``q1, q2, c`` and the carried ``det = q1 q2 − c²``, ``diff = q1 − q2`` (each proven equal to the
+    maps' values)."""
 
     output: str
     choice: str
     maps: tuple[tuple[str, tuple[str, str]], ...]
-    carried: tuple[tuple[str, tuple[sp.Expr, sp.Expr]], ...]
+    carried: tuple[tuple[str, tuple[tuple[str, sp.Expr], ...]], ...]
     kind: str = "kernel_composition"
 
 

@@ -221,8 +221,9 @@ def _branches(expr: sp.Expr):
     return list(expr.args)
 
 
-def _resolve_clamps(expr: sp.Expr, nonnegative: bool) -> sp.Expr:
-    """Replace ``Max(a, 0)``/``Min(a, 0)`` by ``a`` or ``0`` on the side of 0 a branch assumes."""
+def _resolve_clamps(expr: sp.Expr, nonnegative: bool, condition: sp.Basic = sp.true) -> sp.Expr:
+    """Replace ``Max(a, 0)``/``Min(a, 0)`` by ``a`` or ``0`` on the side of 0 a branch assumes, and an inner
+    ``Piecewise`` on the same ``condition`` as the outer one (``a >= 0``) by the side the branch is on."""
     is_clamp = lambda e: isinstance(e, (sp.Max, sp.Min)) and len(e.args) == 2 and sp.S.Zero in e.args
 
     def pick(e):
@@ -230,6 +231,9 @@ def _resolve_clamps(expr: sp.Expr, nonnegative: bool) -> sp.Expr:
         keep = isinstance(e, sp.Max) == nonnegative
         return a if keep else sp.S.Zero
 
+    same_split = lambda e: (isinstance(e, sp.Piecewise) and condition != sp.true and len(e.args) == 2  # noqa: E731
+                            and e.args[0].cond == condition and e.args[1].cond == sp.true)
+    expr = expr.replace(same_split, lambda e: e.args[0].expr if nonnegative else e.args[1].expr)
     return expr.replace(is_clamp, pick)
 
 
@@ -242,7 +246,7 @@ def _prove_branches(prover: Prover, impl: sp.Expr, derived: sp.Expr, syms, limit
     branches = _branches(impl)
     for i, (expr, cond) in enumerate(branches):
         nonneg = not (cond == sp.true and i > 0)
-        expr_r = _resolve_clamps(expr, nonneg)
+        expr_r = _resolve_clamps(expr, nonneg, branches[0][1])
         where = "" if len(branches) == 1 else (f"where {sp.sstr(cond)}" if nonneg else "elsewhere")
         residual = F.to_elementary(expr_r) - derived
         label = f"the emitted form equals the derived form {where}".rstrip()
@@ -251,7 +255,7 @@ def _prove_branches(prover: Prover, impl: sp.Expr, derived: sp.Expr, syms, limit
         else:
             raise DerivationError(f"{prover.name}: {label} failed; residual {residual}")
     for n, (val, lim) in limits.items():
-        at = _resolve_clamps(_branches(impl)[0][0], True).subs(syms[n], val)
+        at = _resolve_clamps(_branches(impl)[0][0], True, _branches(impl)[0][1]).subs(syms[n], val)
         prover.symbolic(f"the emitted form at {n} = {val} equals the limit", F.to_elementary(at) - lim)
 
 
@@ -291,8 +295,13 @@ def _derive_separable(result: Result, d: SeparableTime) -> Derivation:
     rng = random.Random(20241123)
     for k in d.derive_for:
         ig = integrand.subs(n, k)
-        anti = sp.integrate(ig, v)
-        prover.symbolic(f"{d.per_integer} = {k}: SymPy's antiderivative differentiates to the integrand", sp.diff(anti, v) - ig, "SymPy integrate, checked by differentiation")
+        anti = _antiderivative_in(ig, v, d.substitution, u_sym, {n: k})
+        how = "SymPy integrate, checked by differentiation"
+        if d.substitution is not None:
+            g = sp.sstr(d.substitution[1].subs(n, k)).replace("**", "^").replace("*", " ")
+            how = (f"SymPy integrate in {d.substitution[0]} with {d.unknown} = {g} (a rational integrand), taken back; "
+                   "checked by differentiation")
+        prover.symbolic(f"{d.per_integer} = {k}: SymPy's antiderivative differentiates to the integrand", sp.diff(anti, v) - ig, how)
         closed = anti.subs(v, end) - anti.subs(v, start)
         per_integer[k] = closed
         pts = [sample_point(result, rng, integers={d.per_integer: k}) for _ in range(6)]
@@ -306,6 +315,25 @@ def _derive_separable(result: Result, d: SeparableTime) -> Derivation:
         f"{d.per_integer} in {others}: the emitted closed form equals the defining integral (mpmath quadrature)",
         quad, _evalf(impl, syms), pts, dps=DPS, rtol_digits=30)
     return Derivation(result, None, impl, defining, {}, tuple(prover.steps), per_integer)
+
+
+def _antiderivative_in(integrand: sp.Expr, v: sp.Symbol, substitution, unknown: sp.Symbol, values: dict) -> sp.Expr:
+    """``∫ integrand dv``: directly, or in ``w`` with ``v = g(w)`` (``substitution = (w, g)`` in the unknown's
+    symbols), integrating only the ``w``-dependent factor (SymPy drops partial fractions of a rational integrand
+    whose coefficients are symbolic) and returning through the positive root ``w = g⁻¹(v)``."""
+    if substitution is None:
+        return sp.integrate(integrand, v)
+    w, g = substitution
+    g = g.subs(values)
+    wp = sp.Symbol(w.name, positive=True)
+    g = g.subs(w, wp)
+    in_w = sp.powsimp(sp.simplify(integrand.subs(v, g) * sp.diff(g, wp)), force=True)
+    const, dep = in_w.as_independent(wp, as_Add=False)
+    anti_w = const * sp.integrate(sp.factor(dep), wp)
+    inverse = [r for r in sp.solve(sp.Eq(g, v), wp) if r.is_positive is not False]
+    if len(inverse) != 1:
+        raise DerivationError(f"the substitution {unknown} = {sp.sstr(g)} has no single positive inverse: {inverse}")
+    return anti_w.subs(wp, inverse[0])
 
 
 def _derive_solve(result: Result, d: Solve, registry: dict | None = None) -> Derivation:

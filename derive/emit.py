@@ -171,12 +171,12 @@ def _layer_name(value: str) -> str:
 
 
 def _layer_code(value: str, layer: tuple, printer: LearndynTorchPrinter) -> str:
-    """One activation's layer of a kernel composition: ``(q1, q2, c, det) -> (T11, T22, T12, Ṫ12, det_T, dist_T)``."""
+    """One activation's layer of a kernel composition: ``(q1, q2, c, det, diff) -> (T11, T22, T12, Ṫ12, det_T, dist_T, diff_T)``."""
     names = ", ".join(n for n, _ in layer)
     body = _returns([e for _, e in layer], printer, "    ", lambda xs: "(" + ", ".join(xs) + ")")
-    return (f"def {_layer_name(value)}(q1, q2, c, det):\n"
+    return (f"def {_layer_name(value)}(q1, q2, c, det, diff):\n"
             f'    """One {value} layer of the kernel composition: ({names}) from the variances q1, q2, the covariance c '
-            f'and the carried det = q1 q2 − c²."""\n' + "\n".join(body) + "\n")
+            f'and the carried det = q1 q2 − c² and diff = q1 − q2."""\n' + "\n".join(body) + "\n")
 
 
 def _composition_code(d: Derivation, printer: LearndynTorchPrinter) -> str:

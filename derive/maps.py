@@ -7,6 +7,7 @@ Every step is recorded by a :class:`~learndyn.derive.proof.Prover` as ``symbolic
 from __future__ import annotations
 
 import functools
+import math
 import random
 from dataclasses import dataclass
 
@@ -100,8 +101,13 @@ def _mp_solver(spec: SolverSpec):
     lo = sp.lambdify(spec.params, spec.lo, modules="mpmath")
     hi = sp.lambdify(spec.params, spec.hi, modules="mpmath")
 
+    roots: dict = {}  # the same root is asked for by every proof step at the same point
+
     def solve(*args):
-        return _mp_root_increasing(lambda x: mpmath.re(f(x, *args)), mpmath.mpf(lo(*args)), mpmath.mpf(hi(*args)))
+        key = (mpmath.mp.prec, *args)
+        if key not in roots:
+            roots[key] = _mp_root_increasing(lambda x: mpmath.re(f(x, *args)), mpmath.mpf(lo(*args)), mpmath.mpf(hi(*args)))
+        return roots[key]
 
     return solve
 
@@ -376,6 +382,15 @@ def _odd(f: sp.Expr, z: sp.Symbol) -> bool:
         return False
 
 
+#: functions whose Gaussian integrals over a shifted argument SymPy does not close (it tries for ~15 s, then fails):
+#: an activation with one goes to Price's theorem at once (its derivative is elementary)
+_NONELEMENTARY = (sp.erf, sp.erfc, sp.erfi, sp.Ei, sp.Si, sp.Ci, sp.li, sp.fresnels, sp.fresnelc)
+
+
+def _nonelementary(f: sp.Lambda) -> bool:
+    return f.args[1].has(*_NONELEMENTARY)
+
+
 def _closed(val) -> bool:
     return not isinstance(val, _Quadrature) and not val.has(sp.Integral, sp.polar_lift) and not isinstance(val, sp.Piecewise)
 
@@ -405,17 +420,20 @@ def _antiderivative(integrand: sp.Expr, v: sp.Symbol) -> sp.Expr | None:
 
 def _bivariate(marker: F.BivariateE, side: dict, prover: Prover, depth: int = 0) -> sp.Expr:
     """``E[f(u_a) g(u_b)]`` in closed form: over the Cholesky factors where SymPy closes both integrals, else by
-    Price's theorem ``∂_c E[f g] = E[f' g']`` from ``c = 0`` (where the expectation factorises)."""
+    Price's theorem ``∂_c E[f g] = E[f' g']`` from ``c = 0`` (where the expectation factorises). A non-elementary
+    ``f`` or ``g`` (``erf``) goes to Price's theorem without the Cholesky attempt, which SymPy cannot close."""
     f, g, q1, c, q2 = marker.args
     a, b, d = _CHOL
     z1, z2 = sp.symbols("z1 z2", real=True)
     chol_side = {a: sp.sqrt(q1.subs(side)), b: c.subs(side) / sp.sqrt(q1.subs(side)),
                  d: sp.sqrt((q1 * q2 - c**2).subs(side) / q1.subs(side))}
     back = {a: sp.sqrt(q1), b: c / sp.sqrt(q1), d: sp.sqrt(q1 * q2 - c**2) / sp.sqrt(q1)}
-    try:
-        direct = _expectation(F.GaussE(f(a * z1) * g(b * z1 + d * z2), z1, z2), chol_side)
-    except DerivationError:  # the inner integral does not close either
-        direct = None
+    direct = None
+    if depth >= _PRICE_DEPTH or not (_nonelementary(f) or _nonelementary(g)):
+        try:
+            direct = _expectation(F.GaussE(f(a * z1) * g(b * z1 + d * z2), z1, z2), chol_side)
+        except DerivationError:  # the inner integral does not close either
+            direct = None
     label = f"E[{sp.sstr(f.args[1])} · {sp.sstr(g.args[1])}]"
     if direct is not None and _closed(direct):
         val = sp.simplify(sp.powsimp(direct.subs(back), force=True))
@@ -717,10 +735,14 @@ def _derive_by_choice(result: Result, d: ByChoice, registry: dict):
 
 def _s_transform_slope(X, prover: Prover, label: str) -> sp.Expr:
     """``S'(0)`` of a unit-mean spectral law from its first two moments (series reversion of ``ψ``)."""
-    from sympy.stats import E
+    from sympy.stats import Expectation
 
-    m1 = sp.simplify(E(X))
-    m2 = sp.simplify(E(X**2))
+    # the expectation as sympy.stats writes it (an integral over the law's density, or a finite sum), evaluated by
+    # SymPy's manual (rule-based) integration: the Marchenko–Pastur moments in 0.3 s where meijerg takes 5 s each
+    m1 = sp.simplify(Expectation(X).rewrite(sp.Integral).doit(manual=True))
+    m2 = sp.simplify(Expectation(X**2).rewrite(sp.Integral).doit(manual=True))
+    if m1.has(sp.Integral) or m2.has(sp.Integral):
+        raise DerivationError(f"{label}: SymPy cannot integrate the moments of {sp.sstr(X)}")
     prover.symbolic(f"{label}: unit mean", m1 - 1, "sympy.stats expectation")
     z, w, a1, a2 = sp.symbols("z w a1 a2")
     psi = m1 * z + m2 * z**2
@@ -759,24 +781,35 @@ def _derive_free_product(result: Result, d: FreeProduct, registry: dict):
 
 # -- kernels composed over depth ---------------------------------------------------------------------------
 
-LAYER_OUTPUTS = ("t11", "t22", "t12", "tdot12", "det_t", "dist_t")
+LAYER_OUTPUTS = ("t11", "t22", "t12", "tdot12", "det_t", "dist_t", "diff_t")
 
 
 def _kernel_symbols():
     q1, q2, det = sp.symbols("q1 q2 det", positive=True)
-    return q1, q2, sp.Symbol("c", real=True), det
+    c, diff = sp.symbols("c diff", real=True)
+    return q1, q2, c, det, diff
+
+
+def _layer_points(result: Result) -> list[dict]:
+    """Seeded points of the map's test ranges plus nearly parallel and nearly opposite pairs of unequal and
+    nearly equal variances (every branch of a carried form is met)."""
+    extra = [{"q1": q1, "q2": q2, "c": rho * math.sqrt(q1 * q2)}
+             for q1, q2 in ((0.3, 2.0), (5.0, 5.0 * (1 + 1e-6)), (1e-3, 0.02), (40.0, 0.01))
+             for rho in (0.2, -0.2, 0.7, -0.7, 1 - 1e-9, -1 + 1e-9)]
+    return [{"q1": p["q1"], "q2": p["q2"], "c": p["c"]} for p in _points(result)] + extra
 
 
 def _derive_kernel(result: Result, d: KernelComposition, registry: dict):
     from learndyn.derive.derivation import Derivation
 
     prover = Prover(result.name)
-    q1, q2, c, det = _kernel_symbols()
+    q1, q2, c, det, diff = _kernel_symbols()
     w, b, dist = sp.symbols("sigma_w2 sigma_b2 dist", positive=True)
     dense = (w * q1 + b) * (w * q2 + b) - (w * c + b) ** 2
-    prover.symbolic("a dense layer maps det = q1 q2 − c² to σ_w⁴ det + σ_w² σ_b² dist and dist = q1 + q2 − 2c to σ_w² dist "
-                    "(no cancellation: every term is nonnegative)",
-                    sp.expand(dense - (w**2 * (q1 * q2 - c**2) + w * b * (q1 + q2 - 2 * c))))
+    prover.symbolic("a dense layer maps det = q1 q2 − c² to σ_w⁴ det + σ_w² σ_b² dist, dist = q1 + q2 − 2c to σ_w² dist "
+                    "and diff = q1 − q2 to σ_w² diff (no cancellation: every term is nonnegative)",
+                    sp.expand(dense - (w**2 * (q1 * q2 - c**2) + w * b * (q1 + q2 - 2 * c)))
+                    + sp.expand((w * q1 + b) - (w * q2 + b) - w * (q1 - q2)))
     layers = []
     for value, (t_name, tdot_name) in d.maps:
         if t_name not in registry or tdot_name not in registry:
@@ -785,7 +818,8 @@ def _derive_kernel(result: Result, d: KernelComposition, registry: dict):
         names = {s.name: s for s in T.result.symbols.values()}
         own = {names["q1"]: q1, names["q2"]: q2, names["c"]: c}
         gram = F.Gram2(q1, q2, c)
-        t12 = T.implementation.xreplace(own).xreplace({gram: det})
+        carried = dict(dict(d.carried)[value])
+        t12 = carried.get("t12", T.implementation.xreplace(own).xreplace({gram: det}))
         tdot12 = Td.implementation.xreplace(own).xreplace({gram: det})
         diag = {}
         for qi in (q1, q2):
@@ -793,18 +827,24 @@ def _derive_kernel(result: Result, d: KernelComposition, registry: dict):
             if exact.has(sp.asin, sp.acos, sp.atan, sp.atan2):
                 exact = T.implementation.xreplace(own).subs({c: qi, q1: qi, q2: qi}, simultaneous=True).xreplace({F.Gram2(qi, qi, qi): 0})
             diag[qi] = exact
-        det_t, dist_t = dict(d.carried)[value]
         # the carried forms against the maps' derived values, at seeded points of the maps' test ranges
         naive_t12 = T.derived.xreplace(own)
-        naive_det = (diag[q1] * diag[q2] - naive_t12**2)
-        naive_dist = diag[q1] + diag[q2] - 2 * naive_t12
-        points = [{"q1": p["q1"], "q2": p["q2"], "c": p["c"]} for p in _points(T.result)]
-        back = {det: q1 * q2 - c**2}
-        _numeric_equal(prover, f"{value}: the carried det_T equals T11 T22 − T12²", det_t.xreplace(back), naive_det, points, ())
-        _numeric_equal(prover, f"{value}: the carried dist_T equals T11 + T22 − 2 T12", dist_t.xreplace(back), naive_dist, points, ())
+        naive = {"t12": naive_t12, "det_t": diag[q1] * diag[q2] - naive_t12**2,
+                 "dist_t": diag[q1] + diag[q2] - 2 * naive_t12, "diff_t": diag[q1] - diag[q2]}
+        meaning = {"t12": "T12", "det_t": "T11 T22 − T12²", "dist_t": "T11 + T22 − 2 T12", "diff_t": "T11 − T22"}
+        points = _layer_points(T.result)
+        back = {det: q1 * q2 - c**2, diff: q1 - q2}
+        for name in ("t12", "det_t", "dist_t", "diff_t"):
+            if name in carried:
+                _numeric_equal(prover, f"{value}: the carried {name} equals {meaning[name]}", carried[name].xreplace(back),
+                               naive[name], points, ())
+        missing = {"det_t", "dist_t", "diff_t"} - carried.keys()
+        if missing:
+            raise DerivationError(f"{result.name}: the {value} layer carries no {', '.join(sorted(missing))}")
         prover.fact(f"{value}: the layer evaluates the emitted forms of {t_name} and {tdot_name} with the carried det",
                     "symbolic (substitution of det for q1 q2 − c²)")
-        layers.append((value, tuple(zip(LAYER_OUTPUTS, (diag[q1], diag[q2], t12, tdot12, det_t, dist_t)))))
+        outputs = (diag[q1], diag[q2], t12, tdot12, carried["det_t"], carried["dist_t"], carried["diff_t"])
+        layers.append((value, tuple(zip(LAYER_OUTPUTS, outputs))))
     l = sp.Symbol("l", integer=True, nonnegative=True)
     K = sp.Function("K")
     Tf, Tdf = sp.Function(r"\mathcal{T}"), sp.Function(r"\dot{\mathcal{T}}")

@@ -135,6 +135,12 @@ class LearndynTorchPrinter(TorchPrinter):
     def _print_SinMinusXCos(self, expr):
         return f"_special.sin_minus_x_cos({self._print(expr.args[0])})"
 
+    def _print_LogSinc(self, expr):
+        return f"_special.log_sinc({self._print(expr.args[0])})"
+
+    def _print_LogAsinc(self, expr):
+        return f"_special.log_asinc({self._print(expr.args[0])})"
+
     def _print_Gram2(self, expr):
         return f"_special.gram2({', '.join(self._print(a) for a in expr.args)})"
 

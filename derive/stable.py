@@ -16,8 +16,8 @@ def ode_stable_form(rhs_over_tau: sp.Expr, u: sp.Symbol, u0: sp.Expr, t: sp.Expr
     """The stable form of an autonomous polynomial ODE's solution, by the first rule that applies, with a
     description of the rule (for the proof record); ``None`` if no rule applies."""
     for rule, text in ((linear_form, "linear: u0 e^{at} + c t exprel(at)"),
-                       (logistic_form, "logistic: u0 / (e^{-at} + b u0 t exprel(-at)) for a >= 0, "
-                                       "u0 e^{at} / (1 + b u0 t exprel(at)) for a < 0")):
+                       (logistic_form, "logistic: with z = −|a| t, u0 / (e^z + b u0 t exprel(z)) for a >= 0, "
+                                       "u0 e^z / (1 + b u0 t exprel(z)) for a < 0 (e^z and exprel(z) once for both)")):
         form = rule(rhs_over_tau, u, u0, t)
         if form is not None:
             return form, text
@@ -48,22 +48,28 @@ def logistic_form(rhs_over_tau: sp.Expr, u: sp.Symbol, u0: sp.Expr, t: sp.Expr) 
 
     with ``exprel(z) = (e^z − 1)/z``. Each is free of overflow on its side (no exponential of a positive
     argument), and ``a = 0`` (a removable singularity of the published forms: ``y = 0``, ``s = γ``) is an
-    ordinary point. The branches are fed ``Max(a, 0)`` and ``Min(a, 0)``, so the branch not taken never
-    overflows and no NaN gradient leaks through ``torch.where``.
+    ordinary point. Both sides are written in the one argument ``z = −|a| t`` (``−a t`` for ``a ≥ 0``, ``a t``
+    otherwise), so ``e^z`` and ``exprel(z)`` are evaluated once for both (half the transcendental work of two
+    branches fed ``Max(a, 0)`` and ``Min(a, 0)``); ``z ≤ 0`` on both sides, so nothing overflows, no NaN gradient
+    leaks through ``torch.where``, and at ``a = 0`` the gradient is the ``a ≥ 0`` side's (``∂z/∂a = −t``).
     """
     poly = sp.Poly(sp.expand(rhs_over_tau), u)
     if poly.degree() != 2 or poly.coeff_monomial(1) != 0:
         return None
     a = sp.factor(poly.coeff_monomial(u))
     b = sp.factor(-poly.coeff_monomial(u**2))
-    ap, an = sp.Max(a, 0), sp.Min(a, 0)
-    grow = u0 / (sp.exp(-ap * t) + b * u0 * t * exprel(-ap * t))
-    decay = u0 * sp.exp(an * t) / (1 + b * u0 * t * exprel(an * t))
+    def grow(z):
+        return u0 / (sp.exp(z) + b * u0 * t * exprel(z))
+
+    def decay(z):
+        return u0 * sp.exp(z) / (1 + b * u0 * t * exprel(z))
+
     if a.is_nonnegative:
-        return grow.subs(ap, a)
+        return grow(-a * t)
     if a.is_negative:
-        return decay.subs(an, a)
-    return sp.Piecewise((grow, sp.Ge(a, 0)), (decay, True))
+        return decay(a * t)
+    z = sp.Piecewise((-a * t, sp.Ge(a, 0)), (a * t, True))  # −|a| t, with the a ≥ 0 side's derivative at a = 0
+    return sp.Piecewise((grow(z), sp.Ge(a, 0)), (decay(z), True))
 
 
 def log_ratio_to_log1p(expr: sp.Expr) -> sp.Expr:

@@ -89,9 +89,11 @@ def scalar_trajectory(t, x, y, u0, lr, *, check: bool = True) -> torch.Tensor:
     Published form (eq. (2)): u(t) = y*exp(2*lr*t*x*y)/(x*(exp(2*lr*t*x*y) - 1) + y/u0)
     Derived closed form: u0*y*exp(2*lr*t*x*y)/(u0*x*exp(2*lr*t*x*y) - u0*x + y)
     At y = 0 (removable singularity): u0/(2*lr*t*u0*x**2 + 1)
-    Emitted (stable) form: Piecewise((u0/(2*lr*t*u0*x**2*exprel(-t*Max(0, 2*lr*x*y)) + exp(-t*Max(0,
-      2*lr*x*y))), lr*x*y >= 0), (u0*exp(t*Min(0, 2*lr*x*y))/(2*lr*t*u0*x**2*exprel(t*Min(0, 2*lr*x*y))
-      + 1), True))
+    Emitted (stable) form: Piecewise((u0/(2*lr*t*u0*x**2*exprel(Piecewise((-2*lr*t*x*y, lr*x*y >= 0),
+      (2*lr*t*x*y, True))) + exp(Piecewise((-2*lr*t*x*y, lr*x*y >= 0), (2*lr*t*x*y, True)))), lr*x*y >=
+      0), (u0*exp(Piecewise((-2*lr*t*x*y, lr*x*y >= 0), (2*lr*t*x*y,
+      True)))/(2*lr*t*u0*x**2*exprel(Piecewise((-2*lr*t*x*y, lr*x*y >= 0), (2*lr*t*x*y, True))) + 1),
+      True))
     Source: seed 000, eq. (2) [saxe2014exact]
     Domain: t ∈ [0.0, inf); x ∈ (0.0, inf); y ∈ (-inf, inf); u0 ∈ (0.0, inf); lr ∈ (0.0, inf)
 
@@ -107,8 +109,9 @@ def scalar_trajectory(t, x, y, u0, lr, *, check: bool = True) -> torch.Tensor:
     - the derived form meets the initial condition — symbolic (SymPy simplifies the residual to 0)
     - y = 0 is a removable singularity with limit u0/(2*lr*t*u0*x**2 + 1) — symbolic (SymPy limit)
     - the derived form equals the published form — symbolic (SymPy simplifies the residual to 0)
-    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: u0 / (e^{-at} + b u0 t
-      exprel(-at)) for a >= 0, u0 e^{at} / (1 + b u0 t exprel(at)) for a < 0; proven equal below)
+    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: with z = −|a| t, u0 / (e^z
+      + b u0 t exprel(z)) for a >= 0, u0 e^z / (1 + b u0 t exprel(z)) for a < 0 (e^z and exprel(z) once
+      for both); proven equal below)
     - the emitted form equals the derived form where lr*x*y >= 0 — symbolic (SymPy simplifies the
       difference to 0)
     - the emitted form equals the derived form elsewhere — symbolic (SymPy simplifies the difference to
@@ -119,11 +122,13 @@ def scalar_trajectory(t, x, y, u0, lr, *, check: bool = True) -> torch.Tensor:
     if check:
         DOMAINS['scalar_trajectory'].check({'t': t, 'x': x, 'y': y, 'u0': u0, 'lr': lr})
     _x0 = lr*x*y
-    _x1 = 2*_x0
-    _x2 = -t*torch.clamp(_x1, min=0)
-    _x3 = 2*lr*t*u0*x**2
-    _x4 = t*torch.clamp(_x1, max=0)
-    return torch.where(torch.ge(_x0, 0), u0/(_x3*_special.exprel(_x2) + torch.exp(_x2)), u0*torch.exp(_x4)/(_x3*_special.exprel(_x4) + 1))
+    _x1 = 2*t
+    _x2 = _x0*_x1
+    _x3 = torch.ge(_x0, 0)
+    _x4 = torch.where(_x3, -_x2, _x2)
+    _x5 = torch.exp(_x4)
+    _x6 = _x1*lr*u0*x**2*_special.exprel(_x4)
+    return torch.where(_x3, u0/(_x5 + _x6), _x5*u0/(_x6 + 1))
 
 
 def mode_trajectory(t, s, u0, tau, *, check: bool = True) -> torch.Tensor:
@@ -148,8 +153,9 @@ def mode_trajectory(t, s, u0, tau, *, check: bool = True) -> torch.Tensor:
     - the derived form solves the ODE — symbolic (dsolve hint 'Bernoulli', checked by checkodesol)
     - the derived form meets the initial condition — symbolic (SymPy simplifies the residual to 0)
     - the derived form equals the published form — symbolic (SymPy simplifies the residual to 0)
-    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: u0 / (e^{-at} + b u0 t
-      exprel(-at)) for a >= 0, u0 e^{at} / (1 + b u0 t exprel(at)) for a < 0; proven equal below)
+    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: with z = −|a| t, u0 / (e^z
+      + b u0 t exprel(z)) for a >= 0, u0 e^z / (1 + b u0 t exprel(z)) for a < 0 (e^z and exprel(z) once
+      for both); proven equal below)
     - the emitted form equals the derived form — symbolic (SymPy simplifies the difference to 0)
     """
     t, s, u0, tau = _as_tensors(t, s, u0, tau)
@@ -220,20 +226,20 @@ def deep_mode_time(s, u0, uf, tau, depth, *, check: bool = True) -> torch.Tensor
       (1/D) Σ_k ω_k²/(y - ω_k) over the D-th roots of unity ω_k
 
     Proof:
-    - depth = 1: SymPy's antiderivative differentiates to the integrand — symbolic (SymPy integrate,
-      checked by differentiation)
+    - depth = 1: SymPy's antiderivative differentiates to the integrand — symbolic (SymPy integrate in w
+      with u = s w (a rational integrand), taken back; checked by differentiation)
     - depth = 1: the emitted closed form equals SymPy's — numeric (6 seeded points at 50 digits,
       relative difference < 1e-35)
-    - depth = 2: SymPy's antiderivative differentiates to the integrand — symbolic (SymPy integrate,
-      checked by differentiation)
+    - depth = 2: SymPy's antiderivative differentiates to the integrand — symbolic (SymPy integrate in w
+      with u = s w^2 (a rational integrand), taken back; checked by differentiation)
     - depth = 2: the emitted closed form equals SymPy's — numeric (6 seeded points at 50 digits,
       relative difference < 1e-35)
-    - depth = 3: SymPy's antiderivative differentiates to the integrand — symbolic (SymPy integrate,
-      checked by differentiation)
+    - depth = 3: SymPy's antiderivative differentiates to the integrand — symbolic (SymPy integrate in w
+      with u = s w^3 (a rational integrand), taken back; checked by differentiation)
     - depth = 3: the emitted closed form equals SymPy's — numeric (6 seeded points at 50 digits,
       relative difference < 1e-35)
-    - depth = 4: SymPy's antiderivative differentiates to the integrand — symbolic (SymPy integrate,
-      checked by differentiation)
+    - depth = 4: SymPy's antiderivative differentiates to the integrand — symbolic (SymPy integrate in w
+      with u = s w^4 (a rational integrand), taken back; checked by differentiation)
     - depth = 4: the emitted closed form equals SymPy's — numeric (6 seeded points at 50 digits,
       relative difference < 1e-35)
     - depth in [12, 17, 33, 64]: the emitted closed form equals the defining integral (mpmath

@@ -332,8 +332,8 @@ def erf_kernel_map_derivative(q1, c, q2, *, check: bool = True) -> torch.Tensor:
     return 4/(3.141592653589793*torch.sqrt(2*q1 + 2*q2 + 4*_special.gram2(q1, q2, c) + 1))
 
 
-def _kernel_layer_relu(q1, q2, c, det):
-    """One relu layer of the kernel composition: (t11, t22, t12, tdot12, det_t, dist_t) from the variances q1, q2, the covariance c and the carried det = q1 q2 − c²."""
+def _kernel_layer_relu(q1, q2, c, det, diff):
+    """One relu layer of the kernel composition: (t11, t22, t12, tdot12, det_t, dist_t, diff_t) from the variances q1, q2, the covariance c and the carried det = q1 q2 − c² and diff = q1 − q2."""
     _x0 = 0.3183098861837907
     _x1 = torch.sqrt(det)
     _x2 = c**2 + det
@@ -342,22 +342,37 @@ def _kernel_layer_relu(q1, q2, c, det):
     _x5 = 6.283185307179586
     _x6 = _x5*torch.sin((0.5)*_x3)**2
     _x7 = -_x4 + _x6
-    return ((0.5)*q1, (0.5)*q2, _special.arccos_kernel(c, det), (0.5)*_x0*torch.atan2(_x1, -c), (0.25)*_x2*_x7*(_x4 + _x5 - _x6)/9.869604401089358, _x0*torch.sqrt(_x2)*_x7 + (0.5)*(q1 - q2)**2/(torch.sqrt(q1) + torch.sqrt(q2))**2)
+    return ((0.5)*q1, (0.5)*q2, _special.arccos_kernel(c, det), (0.5)*_x0*torch.atan2(_x1, -c), (0.25)*_x2*_x7*(_x4 + _x5 - _x6)/9.869604401089358, _x0*torch.sqrt(_x2)*_x7 + (0.5)*diff**2/(torch.sqrt(q1) + torch.sqrt(q2))**2, (0.5)*diff)
 
 
-def _kernel_layer_erf(q1, q2, c, det):
-    """One erf layer of the kernel composition: (t11, t22, t12, tdot12, det_t, dist_t) from the variances q1, q2, the covariance c and the carried det = q1 q2 − c²."""
-    _x0 = 2*q1
-    _x1 = 0.3183098861837907
-    _x2 = 2*_x1
-    _x3 = _x2*torch.atan(_x0/torch.sqrt(4*q1 + 1))
-    _x4 = 2*q2
-    _x5 = _x2*torch.atan(_x4/torch.sqrt(4*q2 + 1))
-    _x6 = torch.rsqrt(_x0 + _x4 + 4*det + 1)
-    _x7 = torch.atan(2*_x6*c)
-    _x8 = _x2*_x7
-    _x9 = 4*_x1
-    return (_x3, _x5, _x8, _x6*_x9, _special.gram2(_x3, _x5, _x8), _x3 + _x5 - _x7*_x9)
+def _kernel_layer_erf(q1, q2, c, det, diff):
+    """One erf layer of the kernel composition: (t11, t22, t12, tdot12, det_t, dist_t, diff_t) from the variances q1, q2, the covariance c and the carried det = q1 q2 − c² and diff = q1 − q2."""
+    _x0 = 4*q1
+    _x1 = torch.sqrt(_x0 + 1)
+    _x2 = 2*q1
+    _x3 = torch.atan(_x2/_x1)
+    _x4 = 0.3183098861837907
+    _x5 = 2*_x4
+    _x6 = torch.sqrt(4*q2 + 1)
+    _x7 = 2*q2
+    _x8 = torch.atan(_x7/_x6)
+    _x9 = _x2 + _x7 + 1
+    _x10 = torch.sqrt(_x9)
+    _x11 = torch.sqrt(q1)*torch.sqrt(q2)
+    _x12 = torch.atan(2*_x11/_x10)
+    _x13 = _x0*q2
+    _x14 = torch.abs(c)
+    _x15 = torch.sqrt(_x9 + 4*det)
+    _x16 = torch.atan(2*det*(_x13 + _x9)/((_x10*_x14 + _x11*_x15)*(_x10*_x15 + 4*_x11*_x14)))
+    _x17 = -_x16
+    _x18 = (1/_x15)
+    _x19 = 4*_x4
+    _x20 = 2*_x12 + _x17
+    _x21 = torch.atan(2*diff*(_x13 + q1 + q2)/((_x1*_x6 + _x13)*(_x1*q2 + _x6*q1)))
+    _x22 = _x12 + (0.5)*_x3 + (0.5)*_x8
+    _x23 = (0.5)*_x21
+    _x24 = torch.sin(_x23)**2/torch.sin(_x22)
+    return (_x3*_x5, _x5*_x8, torch.where(torch.le(q1*q2, 4*c**2), _x5*(_x12 + _x17)*torch.sign(c), _x5*torch.atan(2*_x18*c)), _x18*_x19, 4*(_x16*_x20 + (0.25)*_x21**2*torch.expm1(_special.log_asinc(_x24) - _special.log_sinc(_x22) + 2*_special.log_sinc(_x23)))/9.869604401089358, _x19*(torch.where(torch.ge(c, 0), _x16, _x20) + torch.asin(_x24)), _x21*_x5)
 
 
 def nngp_kernel(x1, x2, hidden_layers, sigma_w2, sigma_b2, activation, *, check: bool = True) -> torch.Tensor:
@@ -375,24 +390,32 @@ def nngp_kernel(x1, x2, hidden_layers, sigma_w2, sigma_b2, activation, *, check:
     - infinitely wide hidden layers, NTK parameterisation z = (σ_w/√n) W x + σ_b b with W, b ~ N(0, 1)
       (neural-tangents' convention)
     - input kernel K⁰ = x1 x2ᵀ/d; hidden_layers blocks of dense then activation, then a dense readout
-    - det = q1 q2 − c² and dist = q1 + q2 − 2c are carried through the layers without cancellation, so
-      nearly identical (θ → 0) and nearly opposite (θ → π) inputs keep their angle to round-off
+    - det = q1 q2 − c², dist = q1 + q2 − 2c and diff = q1 − q2 are carried through the layers without
+      cancellation, so nearly identical (θ → 0) and nearly opposite (θ → π) inputs keep their angle to
+      round-off, also where the chaotic phase amplifies it by χ1 per layer
     - raises an error naming hidden_layers where a variance would leave [1e-150, 1e150] (products of two
       variances must stay exact in float64)
 
     Proof:
-    - a dense layer maps det = q1 q2 − c² to σ_w⁴ det + σ_w² σ_b² dist and dist = q1 + q2 − 2c to σ_w²
-      dist (no cancellation: every term is nonnegative) — symbolic (SymPy simplifies the residual to 0)
-    - relu: the carried det_T equals T11 T22 − T12² — numeric (16 seeded points at 40 digits; largest
-      relative difference 6.1e-41)
-    - relu: the carried dist_T equals T11 + T22 − 2 T12 — numeric (16 seeded points at 40 digits;
-      largest relative difference 3.2e-41)
+    - a dense layer maps det = q1 q2 − c² to σ_w⁴ det + σ_w² σ_b² dist, dist = q1 + q2 − 2c to σ_w² dist
+      and diff = q1 − q2 to σ_w² diff (no cancellation: every term is nonnegative) — symbolic (SymPy
+      simplifies the residual to 0)
+    - relu: the carried det_t equals T11 T22 − T12² — numeric (40 seeded points at 40 digits; largest
+      relative difference 8.3e-29)
+    - relu: the carried dist_t equals T11 + T22 − 2 T12 — numeric (40 seeded points at 40 digits;
+      largest relative difference 3.5e-29)
+    - relu: the carried diff_t equals T11 − T22 — numeric (40 seeded points at 40 digits; largest
+      relative difference 0)
     - relu: the layer evaluates the emitted forms of relu_kernel_map and relu_kernel_map_derivative with
       the carried det — symbolic (substitution of det for q1 q2 − c²)
-    - erf: the carried det_T equals T11 T22 − T12² — numeric (16 seeded points at 40 digits; largest
-      relative difference 5.9e-41)
-    - erf: the carried dist_T equals T11 + T22 − 2 T12 — numeric (16 seeded points at 40 digits; largest
-      relative difference 1.3e-41)
+    - erf: the carried t12 equals T12 — numeric (40 seeded points at 40 digits; largest relative
+      difference 3.9e-41)
+    - erf: the carried det_t equals T11 T22 − T12² — numeric (40 seeded points at 40 digits; largest
+      relative difference 4.3e-33)
+    - erf: the carried dist_t equals T11 + T22 − 2 T12 — numeric (40 seeded points at 40 digits; largest
+      relative difference 6.2e-33)
+    - erf: the carried diff_t equals T11 − T22 — numeric (40 seeded points at 40 digits; largest
+      relative difference 7.4e-35)
     - erf: the layer evaluates the emitted forms of erf_kernel_map and erf_kernel_map_derivative with
       the carried det — symbolic (substitution of det for q1 q2 − c²)
     - K^{l+1} = σ_w² T(K^l) + σ_b², K¹ = σ_w² x1 x2ᵀ/d + σ_b²; the readout kernel is K^{L+1} —
@@ -421,25 +444,33 @@ def ntk_kernel(x1, x2, hidden_layers, sigma_w2, sigma_b2, activation, *, check: 
     - infinitely wide hidden layers, NTK parameterisation z = (σ_w/√n) W x + σ_b b with W, b ~ N(0, 1)
       (neural-tangents' convention)
     - input kernel K⁰ = x1 x2ᵀ/d; hidden_layers blocks of dense then activation, then a dense readout
-    - det = q1 q2 − c² and dist = q1 + q2 − 2c are carried through the layers without cancellation, so
-      nearly identical (θ → 0) and nearly opposite (θ → π) inputs keep their angle to round-off
+    - det = q1 q2 − c², dist = q1 + q2 − 2c and diff = q1 − q2 are carried through the layers without
+      cancellation, so nearly identical (θ → 0) and nearly opposite (θ → π) inputs keep their angle to
+      round-off, also where the chaotic phase amplifies it by χ1 per layer
     - raises an error naming hidden_layers where a variance would leave [1e-150, 1e150] (products of two
       variances must stay exact in float64)
     - Θ¹ = K¹ (Θ⁰ = 0); the kernel of one readout unit (Θ ⊗ I_k for k outputs)
 
     Proof:
-    - a dense layer maps det = q1 q2 − c² to σ_w⁴ det + σ_w² σ_b² dist and dist = q1 + q2 − 2c to σ_w²
-      dist (no cancellation: every term is nonnegative) — symbolic (SymPy simplifies the residual to 0)
-    - relu: the carried det_T equals T11 T22 − T12² — numeric (16 seeded points at 40 digits; largest
-      relative difference 6.1e-41)
-    - relu: the carried dist_T equals T11 + T22 − 2 T12 — numeric (16 seeded points at 40 digits;
-      largest relative difference 3.2e-41)
+    - a dense layer maps det = q1 q2 − c² to σ_w⁴ det + σ_w² σ_b² dist, dist = q1 + q2 − 2c to σ_w² dist
+      and diff = q1 − q2 to σ_w² diff (no cancellation: every term is nonnegative) — symbolic (SymPy
+      simplifies the residual to 0)
+    - relu: the carried det_t equals T11 T22 − T12² — numeric (40 seeded points at 40 digits; largest
+      relative difference 8.3e-29)
+    - relu: the carried dist_t equals T11 + T22 − 2 T12 — numeric (40 seeded points at 40 digits;
+      largest relative difference 3.5e-29)
+    - relu: the carried diff_t equals T11 − T22 — numeric (40 seeded points at 40 digits; largest
+      relative difference 0)
     - relu: the layer evaluates the emitted forms of relu_kernel_map and relu_kernel_map_derivative with
       the carried det — symbolic (substitution of det for q1 q2 − c²)
-    - erf: the carried det_T equals T11 T22 − T12² — numeric (16 seeded points at 40 digits; largest
-      relative difference 5.9e-41)
-    - erf: the carried dist_T equals T11 + T22 − 2 T12 — numeric (16 seeded points at 40 digits; largest
-      relative difference 1.3e-41)
+    - erf: the carried t12 equals T12 — numeric (40 seeded points at 40 digits; largest relative
+      difference 3.9e-41)
+    - erf: the carried det_t equals T11 T22 − T12² — numeric (40 seeded points at 40 digits; largest
+      relative difference 4.3e-33)
+    - erf: the carried dist_t equals T11 + T22 − 2 T12 — numeric (40 seeded points at 40 digits; largest
+      relative difference 6.2e-33)
+    - erf: the carried diff_t equals T11 − T22 — numeric (40 seeded points at 40 digits; largest
+      relative difference 7.4e-35)
     - erf: the layer evaluates the emitted forms of erf_kernel_map and erf_kernel_map_derivative with
       the carried det — symbolic (substitution of det for q1 q2 − c²)
     - Θ^{l+1} = K^{l+1} + σ_w² Ṫ(K^l) ⊙ Θ^l, Θ¹ = K¹; the readout kernel is Θ^{L+1} — definition

@@ -109,9 +109,12 @@ def weight_decay_trajectory(t, s, u0, gamma, tau, *, check: bool = True) -> torc
       2*s)/tau)/(exp(t*(-2*gamma + 2*s)/tau) - 1 + (-gamma + s)/u0)
     Derived closed form: u0*(gamma - s)/(-u0 + (gamma - s + u0)*exp(2*t*(gamma - s)/tau))
     At s = gamma (removable singularity): tau*u0/(2*t*u0 + tau)
-    Emitted (stable) form: Piecewise((u0/(2*t*u0*exprel(-t*Max(0, 2*(-gamma + s)/tau))/tau +
-      exp(-t*Max(0, 2*(-gamma + s)/tau))), (-gamma + s)/tau >= 0), (u0*exp(t*Min(0, 2*(-gamma +
-      s)/tau))/(2*t*u0*exprel(t*Min(0, 2*(-gamma + s)/tau))/tau + 1), True))
+    Emitted (stable) form: Piecewise((u0/(2*t*u0*exprel(Piecewise((-2*t*(-gamma + s)/tau, (-gamma +
+      s)/tau >= 0), (2*t*(-gamma + s)/tau, True)))/tau + exp(Piecewise((-2*t*(-gamma + s)/tau, (-gamma +
+      s)/tau >= 0), (2*t*(-gamma + s)/tau, True)))), (-gamma + s)/tau >= 0),
+      (u0*exp(Piecewise((-2*t*(-gamma + s)/tau, (-gamma + s)/tau >= 0), (2*t*(-gamma + s)/tau,
+      True)))/(2*t*u0*exprel(Piecewise((-2*t*(-gamma + s)/tau, (-gamma + s)/tau >= 0), (2*t*(-gamma +
+      s)/tau, True)))/tau + 1), True))
     Source: seed 000, 'weight decay' (its λ* is gamma) [saxe2014exact]
     Domain: t ∈ [0.0, inf); s ∈ (0.0, inf); u0 ∈ (0.0, inf); gamma ∈ [0.0, inf); tau ∈ (0.0, inf)
 
@@ -129,8 +132,9 @@ def weight_decay_trajectory(t, s, u0, gamma, tau, *, check: bool = True) -> torc
     - the derived form meets the initial condition — symbolic (SymPy simplifies the residual to 0)
     - s = gamma is a removable singularity with limit tau*u0/(2*t*u0 + tau) — symbolic (SymPy limit)
     - the derived form equals the published form — symbolic (SymPy simplifies the residual to 0)
-    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: u0 / (e^{-at} + b u0 t
-      exprel(-at)) for a >= 0, u0 e^{at} / (1 + b u0 t exprel(at)) for a < 0; proven equal below)
+    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: with z = −|a| t, u0 / (e^z
+      + b u0 t exprel(z)) for a >= 0, u0 e^z / (1 + b u0 t exprel(z)) for a < 0 (e^z and exprel(z) once
+      for both); proven equal below)
     - the emitted form equals the derived form where (-gamma + s)/tau >= 0 — symbolic (SymPy simplifies
       the difference to 0)
     - the emitted form equals the derived form elsewhere — symbolic (SymPy simplifies the difference to
@@ -142,11 +146,13 @@ def weight_decay_trajectory(t, s, u0, gamma, tau, *, check: bool = True) -> torc
         DOMAINS['weight_decay_trajectory'].check({'t': t, 's': s, 'u0': u0, 'gamma': gamma, 'tau': tau})
     _x0 = (1/tau)
     _x1 = _x0*(-gamma + s)
-    _x2 = 2*_x1
-    _x3 = -t*torch.clamp(_x2, min=0)
-    _x4 = 2*_x0*t*u0
-    _x5 = t*torch.clamp(_x2, max=0)
-    return torch.where(torch.ge(_x1, 0), u0/(_x4*_special.exprel(_x3) + torch.exp(_x3)), u0*torch.exp(_x5)/(_x4*_special.exprel(_x5) + 1))
+    _x2 = 2*t
+    _x3 = _x1*_x2
+    _x4 = torch.ge(_x1, 0)
+    _x5 = torch.where(_x4, -_x3, _x3)
+    _x6 = torch.exp(_x5)
+    _x7 = _x0*_x2*u0*_special.exprel(_x5)
+    return torch.where(_x4, u0/(_x6 + _x7), _x6*u0/(_x7 + 1))
 
 
 def dae_trajectory(t, lam, eps, gamma, u0, tau, *, check: bool = True) -> torch.Tensor:
@@ -158,9 +164,12 @@ def dae_trajectory(t, lam, eps, gamma, u0, tau, *, check: bool = True) -> torch.
     Derived closed form: u0*(gamma - lam)/(-u0*(eps + lam) + (gamma - lam + u0*(eps + gamma) - u0*(gamma
       - lam))*exp(2*t*(gamma - lam)/tau))
     At lam = gamma (removable singularity): tau*u0/(2*eps*t*u0 + 2*gamma*t*u0 + tau)
-    Emitted (stable) form: Piecewise((u0/(2*t*u0*(eps + lam)*exprel(-t*Max(0, -2*(gamma - lam)/tau))/tau
-      + exp(-t*Max(0, -2*(gamma - lam)/tau))), (gamma - lam)/tau <= 0), (u0*exp(t*Min(0, -2*(gamma -
-      lam)/tau))/(2*t*u0*(eps + lam)*exprel(t*Min(0, -2*(gamma - lam)/tau))/tau + 1), True))
+    Emitted (stable) form: Piecewise((u0/(2*t*u0*(eps + lam)*exprel(Piecewise((2*t*(gamma - lam)/tau,
+      (gamma - lam)/tau <= 0), (-2*t*(gamma - lam)/tau, True)))/tau + exp(Piecewise((2*t*(gamma -
+      lam)/tau, (gamma - lam)/tau <= 0), (-2*t*(gamma - lam)/tau, True)))), (gamma - lam)/tau <= 0),
+      (u0*exp(Piecewise((2*t*(gamma - lam)/tau, (gamma - lam)/tau <= 0), (-2*t*(gamma - lam)/tau,
+      True)))/(2*t*u0*(eps + lam)*exprel(Piecewise((2*t*(gamma - lam)/tau, (gamma - lam)/tau <= 0),
+      (-2*t*(gamma - lam)/tau, True)))/tau + 1), True))
     Source: seed 000, 'autoencoder networks' (denoising) [pretorius2018learning]
     Domain: t ∈ [0.0, inf); lam ∈ (0.0, inf); eps ∈ [0.0, inf); gamma ∈ [0.0, inf); u0 ∈ (0.0, inf); tau
       ∈ (0.0, inf)
@@ -180,8 +189,9 @@ def dae_trajectory(t, lam, eps, gamma, u0, tau, *, check: bool = True) -> torch.
     - lam = gamma is a removable singularity with limit tau*u0/(2*eps*t*u0 + 2*gamma*t*u0 + tau) —
       symbolic (SymPy limit)
     - the derived form equals the published form — symbolic (SymPy simplifies the residual to 0)
-    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: u0 / (e^{-at} + b u0 t
-      exprel(-at)) for a >= 0, u0 e^{at} / (1 + b u0 t exprel(at)) for a < 0; proven equal below)
+    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: with z = −|a| t, u0 / (e^z
+      + b u0 t exprel(z)) for a >= 0, u0 e^z / (1 + b u0 t exprel(z)) for a < 0 (e^z and exprel(z) once
+      for both); proven equal below)
     - the emitted form equals the derived form where (gamma - lam)/tau <= 0 — symbolic (SymPy simplifies
       the difference to 0)
     - the emitted form equals the derived form elsewhere — symbolic (SymPy simplifies the difference to
@@ -193,11 +203,13 @@ def dae_trajectory(t, lam, eps, gamma, u0, tau, *, check: bool = True) -> torch.
         DOMAINS['dae_trajectory'].check({'t': t, 'lam': lam, 'eps': eps, 'gamma': gamma, 'u0': u0, 'tau': tau})
     _x0 = (1/tau)
     _x1 = _x0*(gamma - lam)
-    _x2 = -2*_x1
-    _x3 = -t*torch.clamp(_x2, min=0)
-    _x4 = 2*_x0*t*u0*(eps + lam)
-    _x5 = t*torch.clamp(_x2, max=0)
-    return torch.where(torch.le(_x1, 0), u0/(_x4*_special.exprel(_x3) + torch.exp(_x3)), u0*torch.exp(_x5)/(_x4*_special.exprel(_x5) + 1))
+    _x2 = 2*t
+    _x3 = _x1*_x2
+    _x4 = torch.le(_x1, 0)
+    _x5 = torch.where(_x4, _x3, -_x3)
+    _x6 = torch.exp(_x5)
+    _x7 = _x0*_x2*u0*(eps + lam)*_special.exprel(_x5)
+    return torch.where(_x4, u0/(_x6 + _x7), _x6*u0/(_x7 + 1))
 
 
 def noise_equivalent_decay(lam, eps, *, check: bool = True) -> torch.Tensor:
@@ -317,8 +329,9 @@ def dropout_trajectory(t, s, p, u0, tau, *, check: bool = True) -> torch.Tensor:
     Proof:
     - the derived form solves the ODE — symbolic (dsolve hint 'Bernoulli', checked by checkodesol)
     - the derived form meets the initial condition — symbolic (SymPy simplifies the residual to 0)
-    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: u0 / (e^{-at} + b u0 t
-      exprel(-at)) for a >= 0, u0 e^{at} / (1 + b u0 t exprel(at)) for a < 0; proven equal below)
+    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: with z = −|a| t, u0 / (e^z
+      + b u0 t exprel(z)) for a >= 0, u0 e^z / (1 + b u0 t exprel(z)) for a < 0 (e^z and exprel(z) once
+      for both); proven equal below)
     - the emitted form equals the derived form — symbolic (SymPy simplifies the difference to 0)
     """
     t, s, p, u0, tau = _as_tensors(t, s, p, u0, tau)
@@ -348,8 +361,9 @@ def inverted_dropout_trajectory(t, s, p, u0, tau, *, check: bool = True) -> torc
     Proof:
     - the derived form solves the ODE — symbolic (dsolve hint 'Bernoulli', checked by checkodesol)
     - the derived form meets the initial condition — symbolic (SymPy simplifies the residual to 0)
-    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: u0 / (e^{-at} + b u0 t
-      exprel(-at)) for a >= 0, u0 e^{at} / (1 + b u0 t exprel(at)) for a < 0; proven equal below)
+    - emitted form chosen by rewrite rule — symbolic (rewrite rule logistic: with z = −|a| t, u0 / (e^z
+      + b u0 t exprel(z)) for a >= 0, u0 e^z / (1 + b u0 t exprel(z)) for a < 0 (e^z and exprel(z) once
+      for both); proven equal below)
     - the emitted form equals the derived form — symbolic (SymPy simplifies the difference to 0)
     """
     t, s, p, u0, tau = _as_tensors(t, s, p, u0, tau)

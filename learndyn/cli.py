@@ -53,7 +53,7 @@ def list_cmd(as_json: bool) -> None:
 def derive(check: bool, modules: tuple[str, ...], out: Path | None, no_cache: bool, force: bool) -> None:
     """Derive, prove and generate every result (torch modules and LaTeX)."""
     from learndyn.derive.families import builtin_families, load_family_module
-    from learndyn.derive.pipeline import check_outputs, default_output_dir, derive_family, render, write_outputs
+    from learndyn.derive.pipeline import check_outputs, default_output_dir, derive_families, render, write_outputs
     from learndyn.derive.proof import DerivationError
 
     start = time.perf_counter()
@@ -68,11 +68,11 @@ def derive(check: bool, modules: tuple[str, ...], out: Path | None, no_cache: bo
         except RuntimeError as exc:
             raise click.ClickException(str(exc))
     total = sum(len(f.results) for f in fams)
-    derived = []
     bar = _progress("derive", total)
-    try:
-        for fam in fams:
-            derived.append((fam, derive_family(fam, use_cache=not no_cache, progress=lambda n: (bar.set_postfix_str(n), bar.update()))))
+    try:  # every family's cold results in one pool, so one family's slow result overlaps with the others'
+        derivations = derive_families(fams, use_cache=not no_cache,
+                                      progress=lambda n: (bar.set_postfix_str(n), bar.update()))
+        derived = list(zip(fams, derivations))
     except DerivationError as exc:
         bar.close()
         raise click.ClickException(f"derivation failed: {exc}")

@@ -76,6 +76,53 @@ def test_kernels_against_mpmath(name, activation, L, w, b):
             assert abs(mpmath.mpf(float(got[i, j])) - ref[i][j]) <= 1e-12 * abs(ref[i][j]) + 2.3e-308, (i, j)
 
 
+@pytest.mark.parametrize("name", ["nngp_kernel", "ntk_kernel"])
+@pytest.mark.parametrize("L,w,b", [(20, 25.0, 0.05), (30, 29.0, 1.0), (23, 11.9, 0.3)])
+def test_erf_chaotic_nearly_parallel_and_opposite_inputs(name, L, w, b):
+    """Deep in the chaotic erf phase the correlation map multiplies the rounding of 1 − c by χ1 ≈ 3–4 per layer;
+    nearly parallel rows (1e-7 apart; 1.5× with 1e-9 noise) and nearly opposite rows stay within 1e-12 because T12
+    is formed from the carried gaps (with T12 from c alone these were off by up to 1e-3 relative)."""
+    x = kernel_datasets(0)[0]
+    got = learndyn.function(name)(x, None, L, w, b, "erf")
+    ref = kernel_reference(x, x, L, w, b, "erf", name.split("_")[0])
+    for i in range(x.shape[0]):
+        for j in range(x.shape[0]):
+            assert abs(mpmath.mpf(float(got[i, j])) - ref[i][j]) <= 1e-12 * abs(ref[i][j]) + 2.3e-308, (i, j)
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf"])
+@pytest.mark.parametrize("name", ["nngp_kernel", "ntk_kernel"])
+def test_kernel_gradients_finite_at_parallel_and_identical_rows(name, activation):
+    """Finite gradients with repeated rows (the diagonal of K(x, x), and a row given twice), nearly parallel and
+    nearly opposite rows; and equal to finite differences where the kernel is smooth (distinct rows: K(x, x) is
+    smooth in x, its diagonal included)."""
+    x = kernel_datasets(2)[0].clone().requires_grad_(True)
+    k = learndyn.function(name)(x, None, 6, 3.0, 0.1, activation)
+    (grad,) = torch.autograd.grad(k.sum(), x)
+    assert torch.isfinite(grad).all()
+    y = torch.randn(3, 4, dtype=F64, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda y: learndyn.function(name)(y, None, 3, 2.0, 0.1, activation), (y,),
+                                    eps=1e-6, atol=1e-7, rtol=1e-6)
+
+
+def test_log_sinc_and_log_asinc_against_mpmath():
+    from learndyn.numerics.special import log_asinc, log_sinc
+
+    with mpmath.workdps(700):  # ln(sin u/u) at u = 1e-150 is −1.7e-301: 1 − 1e-300 needs 300+ digits
+        for u in (1e-150, 1e-8, 1e-3, 0.3, 0.999, 1.0, 1.001, 2.0, 3.1):
+            for v in (u, -u):
+                ref = mpmath.log(mpmath.sin(mpmath.mpf(v)) / mpmath.mpf(v))
+                got = float(log_sinc(torch.tensor(v, dtype=F64)))
+                assert abs(got - ref) <= 4e-16 * abs(ref) + 2.3e-308, v
+        for z in (1e-150, 1e-8, 1e-3, 0.3, 0.4999, 0.5, 0.7, 0.999, 1.0):
+            ref = mpmath.log(mpmath.asin(mpmath.mpf(z)) / mpmath.mpf(z))
+            got = float(log_asinc(torch.tensor(z, dtype=F64)))
+            assert abs(got - ref) <= 4e-15 * abs(ref) + 2.3e-308, z
+    u = torch.tensor([0.0, 0.5, 1.0, 2.5], dtype=F64, requires_grad=True)
+    (g,) = torch.autograd.grad((log_sinc(u) + log_asinc(u.clamp(max=0.9))).sum(), u)
+    assert torch.isfinite(g).all() and float(g[0]) == 0.0
+
+
 def test_kernel_cross_block_and_symmetry():
     x = kernel_datasets(1)[1]
     full = learndyn.function("ntk_kernel")(x, None, 4, 2.0, 0.1, "erf")

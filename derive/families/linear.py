@@ -91,13 +91,15 @@ mode_learning_time = Result(
     source=SAXE_MODES,
 )
 
+_W = sp.Symbol("w", positive=True)  # u = s w^D makes the learning-time integrand rational
+
 deep_mode_time = Result(
     name="deep_mode_time",
     title="Learning time of one mode of a deep linear network",
     params=(S, U0, UF, TAU, DEPTH),
     relations=(BETWEEN,),
     definition=SeparableTime("u", rhs=D * u ** (2 - 2 / D) * (s - u), start=u0, end=uf, tau=tau,
-                             per_integer="depth", derive_for=(1, 2, 3, 4)),
+                             per_integer="depth", derive_for=(1, 2, 3, 4), substitution=(_W, s * _W**D)),
     implementation=DeepModeTime(s, u0, uf, tau, D),
     symbol_tex="t",
     assumptions=(

@@ -19,7 +19,7 @@ from learndyn.derive.declaration import (
     ArrayParam, Between, ByChoice, ChoiceParam, Claim, Composite, Family, GaussianMap, Interval, IntParam, KernelComposition, Param,
     Relation, Result, Root, Solve, Source, SpectralFlow, ref, solved_variable,
 )
-from learndyn.derive.functions import ArcCosKernel, BivariateE, Gram2, ReLU, SinMinusXCos, Step
+from learndyn.derive.functions import ArcCosKernel, BivariateE, Gram2, LogAsinc, LogSinc, ReLU, SinMinusXCos, Step, expm1
 
 INF = math.inf
 
@@ -108,25 +108,70 @@ SIGMA_B2 = Param("sigma_b2", Interval(0.0, INF, lo_closed=True), test=Interval(0
 ACTIVATION = Param("activation", ChoiceParam(("relu", "erf")), latex=r"\phi", description="the nonlinearity φ")
 
 _q1, _q2, _det = sp.symbols("q1 q2 det", positive=True)
-_c = sp.Symbol("c", real=True)
+_c, _diff = sp.symbols("c diff", real=True)
 _P = _det + _c**2                                   # q1 q2
 _THETA_C = sp.atan2(sp.sqrt(_det), _c)               # the angle between the two inputs
 _GAP = 2 * sp.pi * sp.sin(_THETA_C / 2) ** 2 - SinMinusXCos(_THETA_C)   # π − J(θ) ≥ 0, no cancellation
 _J = sp.pi - _GAP                                    # J(θ) = sin θ + (π − θ) cos θ, T12 = √(q1 q2) J/(2π)
-_ERF_T = lambda q: 2 / sp.pi * sp.atan2(2 * q, sp.sqrt(1 + 4 * q))        # noqa: E731 - T(q, q, q) for erf
-_ERF_T12 = 2 / sp.pi * sp.atan2(2 * _c, sp.sqrt(1 + 2 * _q1 + 2 * _q2 + 4 * _det))
+
+
+def _erf_carried() -> tuple:
+    r"""The erf layer without cancellation. With ``T_ij = (2/π) A_ij``, ``A_ii = arcsin(2q_i/(1 + 2q_i))``,
+    ``A_12 = arcsin(2c/√((1 + 2q1)(1 + 2q2)))`` and ``A_g = arcsin(2√(q1 q2)/√((1 + 2q1)(1 + 2q2)))`` (the value
+    of ``A_12`` at ``c = √(q1 q2)``), every difference the next layer needs is split into nonnegative parts,
+    each an angle whose sine is formed from the carried ``det`` and ``diff = q1 − q2``:
+
+    * the angle gap ``Δ = A_g − |A_12| = atan2(2 det (P + 4 q1 q2)/(√(q1 q2)√Q + |c|√P), √P√Q + 4|c|√(q1 q2))``,
+      ``P = 1 + 2q1 + 2q2``, ``Q = P + 4 det`` (difference of arcsines with ``q1 q2 Q − c² P = det (P + 4 q1 q2)``);
+    * the norm gap ``D = A_11 − A_22 = atan2(2 diff (q1 + q2 + 4q1q2)/(q1√(1 + 4q2) + q2√(1 + 4q1)),
+      √(1 + 4q1)√(1 + 4q2) + 4 q1 q2)``; with ``M = (A_11 + A_22)/2``, ``sin² M − sin² A_g = sin²(D/2)``, so
+      ``E = M − A_g = arcsin(sin²(D/2)/sin(M + A_g)) ≥ 0``;
+    * ``A_11 A_22 − A_g² = E (M + A_g) − D²/4 = (D/2)² (r − 1) ≥ 0`` with
+      ``ln r = 2 ln sinc(D/2) − ln sinc(M + A_g) + ln(arcsin z / z)``, ``z = sin²(D/2)/sin(M + A_g)``, each term
+      by its series where it is small.
+
+    Then ``det_T = (2/π)² [(A_11 A_22 − A_g²) + Δ (2A_g − Δ)]``, ``dist_T = (4/π)(E + A_g − A_12)`` (``A_g − A_12``
+    is ``Δ`` for ``c ≥ 0``, ``2A_g − Δ`` otherwise) and ``diff_T = (2/π) D``; ``T12 = ±(2/π)(A_g − Δ)`` where
+    ``|c| ≥ √(q1 q2)/2``, so the next layer's covariance carries no rounding that the chaotic phase would amplify."""
+    alpha = 2 / sp.pi
+    P = 1 + 2 * _q1 + 2 * _q2
+    Q = P + 4 * _det
+    root = sp.sqrt(_q1 * _q2)
+    ac = sp.Abs(_c)
+    A1 = sp.atan2(2 * _q1, sp.sqrt(1 + 4 * _q1))
+    A2 = sp.atan2(2 * _q2, sp.sqrt(1 + 4 * _q2))
+    Ag = sp.atan2(2 * root, sp.sqrt(P))
+    B = sp.atan2(2 * _c, sp.sqrt(Q))
+    gap = sp.atan2(2 * _det * (P + 4 * _q1 * _q2) / (root * sp.sqrt(Q) + ac * sp.sqrt(P)), sp.sqrt(P) * sp.sqrt(Q) + 4 * ac * root)
+    D = sp.atan2(2 * _diff * (_q1 + _q2 + 4 * _q1 * _q2) / (_q1 * sp.sqrt(1 + 4 * _q2) + _q2 * sp.sqrt(1 + 4 * _q1)),
+                 sp.sqrt(1 + 4 * _q1) * sp.sqrt(1 + 4 * _q2) + 4 * _q1 * _q2)
+    x = (A1 + A2) / 2 + Ag
+    z = sp.sin(D / 2) ** 2 / sp.sin(x)
+    norm_gap = sp.asin(z)
+    mixed = (D / 2) ** 2 * expm1(LogAsinc(z) + 2 * LogSinc(D / 2) - LogSinc(x))
+    angle = sp.Piecewise((gap, _c >= 0), (2 * Ag - gap, True))
+    return (
+        ("t12", sp.Piecewise((alpha * sp.sign(_c) * (Ag - gap), 4 * _c**2 >= _q1 * _q2), (alpha * B, True))),
+        ("det_t", alpha**2 * (mixed + gap * (2 * Ag - gap))),
+        ("dist_t", 2 * alpha * (norm_gap + angle)),
+        ("diff_t", alpha * D),
+    )
+
+
 CARRIED = (
-    ("relu", (_P * _GAP * (sp.pi + _J) / (4 * sp.pi**2),
-              (_q1 - _q2) ** 2 / (2 * (sp.sqrt(_q1) + sp.sqrt(_q2)) ** 2) + sp.sqrt(_P) * _GAP / sp.pi)),
-    ("erf", (Gram2(_ERF_T(_q1), _ERF_T(_q2), _ERF_T12), _ERF_T(_q1) + _ERF_T(_q2) - 2 * _ERF_T12)),
+    ("relu", (("det_t", _P * _GAP * (sp.pi + _J) / (4 * sp.pi**2)),
+              ("dist_t", _diff**2 / (2 * (sp.sqrt(_q1) + sp.sqrt(_q2)) ** 2) + sp.sqrt(_P) * _GAP / sp.pi),
+              ("diff_t", _diff / 2))),
+    ("erf", _erf_carried()),
 )
 MAPS = (("relu", ("relu_kernel_map", "relu_kernel_map_derivative")), ("erf", ("erf_kernel_map", "erf_kernel_map_derivative")))
 KERNEL_SOURCE = Source("004", "'Training Dynamics and NTK' and 'Convergence of NTK and Phase Diagram'", "xiao2020disentangling")
 KERNEL_ASSUMPTIONS = (
     "infinitely wide hidden layers, NTK parameterisation z = (σ_w/√n) W x + σ_b b with W, b ~ N(0, 1) (neural-tangents' convention)",
     "input kernel K⁰ = x1 x2ᵀ/d; hidden_layers blocks of dense then activation, then a dense readout",
-    "det = q1 q2 − c² and dist = q1 + q2 − 2c are carried through the layers without cancellation, so nearly "
-    "identical (θ → 0) and nearly opposite (θ → π) inputs keep their angle to round-off",
+    "det = q1 q2 − c², dist = q1 + q2 − 2c and diff = q1 − q2 are carried through the layers without cancellation, "
+    "so nearly identical (θ → 0) and nearly opposite (θ → π) inputs keep their angle to round-off, also where the "
+    "chaotic phase amplifies it by χ1 per layer",
     "raises an error naming hidden_layers where a variance would leave [1e-150, 1e150] (products of two variances "
     "must stay exact in float64)",
 )
