@@ -141,6 +141,12 @@ class LearndynTorchPrinter(TorchPrinter):
     def _print_LogAsinc(self, expr):
         return f"_special.log_asinc({self._print(expr.args[0])})"
 
+    def _print_ErfAngleGap(self, expr):
+        return f"_special.erf_angle_gap({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_ErfNormGap(self, expr):
+        return f"_special.erf_norm_gap({', '.join(self._print(a) for a in expr.args)})"
+
     def _print_Gram2(self, expr):
         return f"_special.gram2({', '.join(self._print(a) for a in expr.args)})"
 

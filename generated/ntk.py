@@ -347,32 +347,26 @@ def _kernel_layer_relu(q1, q2, c, det, diff):
 
 def _kernel_layer_erf(q1, q2, c, det, diff):
     """One erf layer of the kernel composition: (t11, t22, t12, tdot12, det_t, dist_t, diff_t) from the variances q1, q2, the covariance c and the carried det = q1 q2 − c² and diff = q1 − q2."""
-    _x0 = 4*q1
-    _x1 = torch.sqrt(_x0 + 1)
-    _x2 = 2*q1
-    _x3 = torch.atan(_x2/_x1)
-    _x4 = 0.3183098861837907
-    _x5 = 2*_x4
-    _x6 = torch.sqrt(4*q2 + 1)
-    _x7 = 2*q2
-    _x8 = torch.atan(_x7/_x6)
-    _x9 = _x2 + _x7 + 1
-    _x10 = torch.sqrt(_x9)
-    _x11 = torch.sqrt(q1)*torch.sqrt(q2)
-    _x12 = torch.atan(2*_x11/_x10)
-    _x13 = _x0*q2
-    _x14 = torch.abs(c)
-    _x15 = torch.sqrt(_x9 + 4*det)
-    _x16 = torch.atan(2*det*(_x13 + _x9)/((_x10*_x14 + _x11*_x15)*(_x10*_x15 + 4*_x11*_x14)))
-    _x17 = -_x16
-    _x18 = (1/_x15)
-    _x19 = 4*_x4
-    _x20 = 2*_x12 + _x17
-    _x21 = torch.atan(2*diff*(_x13 + q1 + q2)/((_x1*_x6 + _x13)*(_x1*q2 + _x6*q1)))
-    _x22 = _x12 + (0.5)*_x3 + (0.5)*_x8
-    _x23 = (0.5)*_x21
-    _x24 = torch.sin(_x23)**2/torch.sin(_x22)
-    return (_x3*_x5, _x5*_x8, torch.where(torch.le(q1*q2, 4*c**2), _x5*(_x12 + _x17)*torch.sign(c), _x5*torch.atan(2*_x18*c)), _x18*_x19, 4*(_x16*_x20 + (0.25)*_x21**2*torch.expm1(_special.log_asinc(_x24) - _special.log_sinc(_x22) + 2*_special.log_sinc(_x23)))/9.869604401089358, _x19*(torch.where(torch.ge(c, 0), _x16, _x20) + torch.asin(_x24)), _x21*_x5)
+    _x0 = 2*q1
+    _x1 = torch.atan(_x0/torch.sqrt(4*q1 + 1))
+    _x2 = 0.3183098861837907
+    _x3 = 2*_x2
+    _x4 = 2*q2
+    _x5 = torch.atan(_x4/torch.sqrt(4*q2 + 1))
+    _x6 = _special.erf_angle_gap(q1, q2, c, det)
+    _x7 = _x0 + _x4 + 1
+    _x8 = torch.atan(2*torch.sqrt(q1)*torch.sqrt(q2)/torch.sqrt(_x7))
+    _x9 = -_x8
+    _x10 = torch.le(q1*q2, 4*c**2)
+    _x11 = torch.rsqrt(_x7 + 4*det)
+    _x12 = torch.atan(2*_x11*c)
+    _x13 = 4*_x2
+    _x14 = -_x6 + 2*_x8
+    _x15 = _special.erf_norm_gap(q1, q2, diff)
+    _x16 = (0.5)*_x15
+    _x17 = (0.5)*_x1 + (0.5)*_x5 + _x8
+    _x18 = torch.sin(_x16)**2/torch.sin(_x17)
+    return (_x1*_x3, _x3*_x5, torch.where(_x10, _x3*(-_x6 - _x9)*torch.sign(c), _x12*_x3), _x11*_x13, 4*(_x14*_x6 + (0.25)*_x15**2*torch.expm1(_special.log_asinc(_x18) + 2*_special.log_sinc(_x16) - _special.log_sinc(_x17)))/9.869604401089358, _x13*(torch.where(_x10, torch.where(torch.ge(c, 0), _x6, _x14), -_x12 - _x9) + torch.asin(_x18)), _x15*_x3)
 
 
 def nngp_kernel(x1, x2, hidden_layers, sigma_w2, sigma_b2, activation, *, check: bool = True) -> torch.Tensor:

@@ -90,6 +90,29 @@ def test_erf_chaotic_nearly_parallel_and_opposite_inputs(name, L, w, b):
             assert abs(mpmath.mpf(float(got[i, j])) - ref[i][j]) <= 1e-12 * abs(ref[i][j]) + 2.3e-308, (i, j)
 
 
+@pytest.mark.parametrize("name", ["nngp_kernel", "ntk_kernel"])
+@pytest.mark.parametrize("scale", [1e-140, 1e80, 1e140])
+def test_erf_kernels_exact_at_extreme_input_scales(name, scale):
+    """Input variances from 1e-140 to 1e140 (the composition allows [1e-150, 1e150]) with a nearly parallel pair:
+    the erf layer's gaps are formed from O(1) factors, so nothing overflows (products like det·q1q2 would)."""
+    x = torch.tensor([[1.0, 2.0, -0.5], [2.0, 4.1, -1.0], [0.3, -1.0, 2.0], [1.0, 2.0, -0.5000001]], dtype=F64) * scale**0.5
+    b = 0.0 if scale < 1 else 0.1
+    got = learndyn.function(name)(x, None, 2, 2.0, b, "erf")
+    ref = kernel_reference(x, x, 2, 2.0, b, "erf", name.split("_")[0])
+    for i in range(4):
+        for j in range(4):
+            assert abs(mpmath.mpf(float(got[i, j])) - ref[i][j]) <= 1e-12 * abs(ref[i][j]) + 2.3e-308, (i, j)
+
+
+@pytest.mark.parametrize("name", ["nngp_kernel", "ntk_kernel"])
+def test_erf_kernel_gradient_at_orthogonal_inputs(name):
+    """Orthogonal rows with σ_b² = 0 keep c = 0 exactly at every erf layer (erf is odd): the gradient there is the
+    true one (finite differences), not that of |c|."""
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda y: learndyn.function(name)(y, None, 3, 2.0, 0.0, "erf"), (x,),
+                                    eps=1e-6, atol=1e-7, rtol=1e-6)
+
+
 @pytest.mark.parametrize("activation", ["relu", "erf"])
 @pytest.mark.parametrize("name", ["nngp_kernel", "ntk_kernel"])
 def test_kernel_gradients_finite_at_parallel_and_identical_rows(name, activation):

@@ -101,9 +101,12 @@ def figures_latex(figures: list[tuple[str, Path, str, tuple[str, ...]]], folder:
              r"several networks were run).", ""]
     for name, path, caption, shown in figures:
         refs = ", ".join(rf"\eqref{{eq:{r}}}" for r in shown)
+        text = _caption_latex(caption).rstrip()
+        if refs and not text.endswith((".", "!", "?")):
+            text += "."  # a sentence of its own before the equation references
         lines += [r"\begin{figure}[htbp]", r"\centering",
                   rf"\includegraphics[width=\linewidth,height=0.42\textheight,keepaspectratio]{{{folder}/{path.stem}}}",
-                  rf"\caption{{{_caption_latex(caption)}" + (f" Theory: {refs}." if refs else "") + "}",
+                  rf"\caption{{{text}" + (f" Theory: {refs}." if refs else "") + "}",
                   rf"\label{{fig:{name}}}", r"\end{figure}", ""]
     return "\n".join(lines)
 

@@ -19,7 +19,7 @@ from learndyn.derive.declaration import (
     ArrayParam, Between, ByChoice, ChoiceParam, Claim, Composite, Family, GaussianMap, Interval, IntParam, KernelComposition, Param,
     Relation, Result, Root, Solve, Source, SpectralFlow, ref, solved_variable,
 )
-from learndyn.derive.functions import ArcCosKernel, BivariateE, Gram2, LogAsinc, LogSinc, ReLU, SinMinusXCos, Step, expm1
+from learndyn.derive.functions import ArcCosKernel, BivariateE, ErfAngleGap, ErfNormGap, Gram2, LogAsinc, LogSinc, ReLU, SinMinusXCos, Step, expm1
 
 INF = math.inf
 
@@ -121,37 +121,38 @@ def _erf_carried() -> tuple:
     of ``A_12`` at ``c = √(q1 q2)``), every difference the next layer needs is split into nonnegative parts,
     each an angle whose sine is formed from the carried ``det`` and ``diff = q1 − q2``:
 
-    * the angle gap ``Δ = A_g − |A_12| = atan2(2 det (P + 4 q1 q2)/(√(q1 q2)√Q + |c|√P), √P√Q + 4|c|√(q1 q2))``,
-      ``P = 1 + 2q1 + 2q2``, ``Q = P + 4 det`` (difference of arcsines with ``q1 q2 Q − c² P = det (P + 4 q1 q2)``);
-    * the norm gap ``D = A_11 − A_22 = atan2(2 diff (q1 + q2 + 4q1q2)/(q1√(1 + 4q2) + q2√(1 + 4q1)),
-      √(1 + 4q1)√(1 + 4q2) + 4 q1 q2)``; with ``M = (A_11 + A_22)/2``, ``sin² M − sin² A_g = sin²(D/2)``, so
+    * the angle gap ``Δ = A_g − |A_12|`` (``ErfAngleGap``: a difference of arcsines whose sines differ by
+      ``g² − s² = 4 det/((1 + 2q1)(1 + 2q2))``, formed in O(1) factors so nothing overflows);
+    * the norm gap ``D = A_11 − A_22`` (``ErfNormGap``: the sines differ by ``2 diff/((1 + 2q1)(1 + 2q2))``);
+      with ``M = (A_11 + A_22)/2``, ``sin² M − sin² A_g = sin²(D/2)``, so
       ``E = M − A_g = arcsin(sin²(D/2)/sin(M + A_g)) ≥ 0``;
     * ``A_11 A_22 − A_g² = E (M + A_g) − D²/4 = (D/2)² (r − 1) ≥ 0`` with
       ``ln r = 2 ln sinc(D/2) − ln sinc(M + A_g) + ln(arcsin z / z)``, ``z = sin²(D/2)/sin(M + A_g)``, each term
       by its series where it is small.
 
-    Then ``det_T = (2/π)² [(A_11 A_22 − A_g²) + Δ (2A_g − Δ)]``, ``dist_T = (4/π)(E + A_g − A_12)`` (``A_g − A_12``
-    is ``Δ`` for ``c ≥ 0``, ``2A_g − Δ`` otherwise) and ``diff_T = (2/π) D``; ``T12 = ±(2/π)(A_g − Δ)`` where
-    ``|c| ≥ √(q1 q2)/2``, so the next layer's covariance carries no rounding that the chaotic phase would amplify."""
+    Then ``det_T = (2/π)² [(A_11 A_22 − A_g²) + Δ (2A_g − Δ)]``, ``dist_T = (4/π)(E + A_g − A_12)`` and
+    ``diff_T = (2/π) D``. Where ``|c| ≥ √(q1 q2)/2`` (nearly parallel or opposite), ``A_g − A_12`` is ``Δ`` for
+    ``c ≥ 0`` and ``2A_g − Δ`` otherwise, and ``T12 = ±(2/π)(A_g − Δ)``, so the next layer's covariance carries no
+    rounding that the chaotic phase would amplify; elsewhere both are formed directly (no cancellation there, and
+    the gradient in ``c`` at ``c = 0`` is the true one, not that of ``|c|``)."""
     alpha = 2 / sp.pi
     P = 1 + 2 * _q1 + 2 * _q2
     Q = P + 4 * _det
     root = sp.sqrt(_q1 * _q2)
-    ac = sp.Abs(_c)
     A1 = sp.atan2(2 * _q1, sp.sqrt(1 + 4 * _q1))
     A2 = sp.atan2(2 * _q2, sp.sqrt(1 + 4 * _q2))
     Ag = sp.atan2(2 * root, sp.sqrt(P))
     B = sp.atan2(2 * _c, sp.sqrt(Q))
-    gap = sp.atan2(2 * _det * (P + 4 * _q1 * _q2) / (root * sp.sqrt(Q) + ac * sp.sqrt(P)), sp.sqrt(P) * sp.sqrt(Q) + 4 * ac * root)
-    D = sp.atan2(2 * _diff * (_q1 + _q2 + 4 * _q1 * _q2) / (_q1 * sp.sqrt(1 + 4 * _q2) + _q2 * sp.sqrt(1 + 4 * _q1)),
-                 sp.sqrt(1 + 4 * _q1) * sp.sqrt(1 + 4 * _q2) + 4 * _q1 * _q2)
+    gap = ErfAngleGap(_q1, _q2, _c, _det)
+    D = ErfNormGap(_q1, _q2, _diff)
     x = (A1 + A2) / 2 + Ag
     z = sp.sin(D / 2) ** 2 / sp.sin(x)
     norm_gap = sp.asin(z)
     mixed = (D / 2) ** 2 * expm1(LogAsinc(z) + 2 * LogSinc(D / 2) - LogSinc(x))
-    angle = sp.Piecewise((gap, _c >= 0), (2 * Ag - gap, True))
+    near = 4 * _c**2 >= _q1 * _q2   # nearly (anti)parallel: the gaps; elsewhere A_g − A_12 has no cancellation
+    angle = sp.Piecewise((sp.Piecewise((gap, _c >= 0), (2 * Ag - gap, True)), near), (Ag - B, True))
     return (
-        ("t12", sp.Piecewise((alpha * sp.sign(_c) * (Ag - gap), 4 * _c**2 >= _q1 * _q2), (alpha * B, True))),
+        ("t12", sp.Piecewise((alpha * sp.sign(_c) * (Ag - gap), near), (alpha * B, True))),
         ("det_t", alpha**2 * (mixed + gap * (2 * Ag - gap))),
         ("dist_t", 2 * alpha * (norm_gap + angle)),
         ("diff_t", alpha * D),
