@@ -323,87 +323,12 @@ class SinMinusXCos(sp.Function):
         return r"\left(\sin %s - %s\cos %s\right)" % (x, x, x)
 
 
-class LogSinc(sp.Function):
-    r"""``ln(sin u / u)`` for ``|u| < π`` (``≈ −u²/6`` for small ``u``; computed by its series there, so it is
-    relative-accurate where the direct form keeps only ``ε`` of absolute accuracy)."""
-
-    nargs = 1
-
-    def fdiff(self, argindex=1):
-        u = self.args[0]
-        return sp.cot(u) - 1 / u
-
-    def _eval_evalf(self, prec):
-        u = self.args[0]._eval_evalf(prec)
-        if u is None:
-            return None
-        with mpmath.workprec(2 * prec + 40):
-            um = mpmath.mpf(str(u))
-            return sp.Float(log_sinc_mp(um), precision=prec)
-
-    def _latex(self, printer, exp=None):
-        u = printer._print(self.args[0])
-        return r"\lnrac{\sin %s}{%s}" % (u, u)
+def log_sinc_mp(u):
+    return mpmath.mpf(0) if u == 0 else mpmath.log(mpmath.sin(u) / u)
 
 
-class LogAsinc(sp.Function):
-    r"""``ln(arcsin z / z)`` for ``|z| ≤ 1`` (``≈ z²/6`` for small ``z``; computed by its series there)."""
-
-    nargs = 1
-
-    def fdiff(self, argindex=1):
-        z = self.args[0]
-        return 1 / (sp.sqrt(1 - z**2) * sp.asin(z)) - 1 / z
-
-    def _eval_evalf(self, prec):
-        z = self.args[0]._eval_evalf(prec)
-        if z is None:
-            return None
-        with mpmath.workprec(2 * prec + 40):
-            zm = mpmath.mpf(str(z))
-            return sp.Float(log_asinc_mp(zm), precision=prec)
-
-    def _latex(self, printer, exp=None):
-        z = printer._print(self.args[0])
-        return r"\lnrac{rcsin %s}{%s}" % (z, z)
-
-
-class ErfAngleGap(sp.Function):
-    r"""``Δ = A_g − |A_12|`` of the erf kernel map: ``A_g = arcsin(2√(q1 q2)/√((1 + 2q1)(1 + 2q2)))``,
-    ``A_12 = arcsin(2c/√((1 + 2q1)(1 + 2q2)))``, from the carried ``det = q1 q2 − c²`` without cancellation:
-    ``Δ = atan2((g² − s²)/(g √(1 − s²) + |s| √(1 − g²)), √(1 − g²)√(1 − s²) + g|s|)`` with ``g², s²`` the squared
-    sines, ``g² − s² = 4 det/((1 + 2q1)(1 + 2q2))``; every factor is O(1), so nothing overflows for variances up to
-    1e150."""
-
-    nargs = 4
-
-    def _eval_evalf(self, prec):
-        vals = [a._eval_evalf(prec) for a in self.args]
-        if any(v is None for v in vals):
-            return None
-        with mpmath.workprec(2 * prec + 40):
-            return sp.Float(erf_angle_gap_mp(*(mpmath.mpf(str(v)) for v in vals)), precision=prec)
-
-    def _latex(self, printer, exp=None):
-        return r"\Delta\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
-
-
-class ErfNormGap(sp.Function):
-    r"""``D = A_11 − A_22`` of the erf kernel map, ``A_ii = arcsin(2q_i/(1 + 2q_i))``, from the carried
-    ``diff = q1 − q2``: ``sin A_11 − sin A_22 = 2 diff/((1 + 2q1)(1 + 2q2))`` and
-    ``D = atan2((a1² − a2²)/(a1 cos A_22 + a2 cos A_11), cos A_11 cos A_22 + a1 a2)``, ``a_i = sin A_ii``."""
-
-    nargs = 3
-
-    def _eval_evalf(self, prec):
-        vals = [a._eval_evalf(prec) for a in self.args]
-        if any(v is None for v in vals):
-            return None
-        with mpmath.workprec(2 * prec + 40):
-            return sp.Float(erf_norm_gap_mp(*(mpmath.mpf(str(v)) for v in vals)), precision=prec)
-
-    def _latex(self, printer, exp=None):
-        return r"D\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
+def log_asinc_mp(z):
+    return mpmath.mpf(0) if z == 0 else mpmath.log(mpmath.asin(z) / z)
 
 
 def erf_angle_gap_mp(q1, q2, c, det):
@@ -420,12 +345,75 @@ def erf_norm_gap_mp(q1, q2, diff):
     return mpmath.atan2(2 * diff / (n1 * n2) * (a1 + a2) / (a1 * c2 + a2 * c1), c1 * c2 + a1 * a2)
 
 
-def log_sinc_mp(u):
-    return mpmath.mpf(0) if u == 0 else mpmath.log(mpmath.sin(u) / u)
+class _MpmathFunction(sp.Function):
+    """A stable-form function that SymPy keeps whole: evaluated numerically (for the proofs) by its mpmath
+    implementation ``_mp`` at twice the working precision, printed to torch by the project's printer."""
+
+    _mp = None
+
+    def _eval_evalf(self, prec):
+        vals = [a._eval_evalf(prec) for a in self.args]
+        if any(v is None for v in vals):
+            return None
+        with mpmath.workprec(2 * prec + 40):
+            return sp.Float(type(self)._mp(*(mpmath.mpf(str(v)) for v in vals)), precision=prec)
 
 
-def log_asinc_mp(z):
-    return mpmath.mpf(0) if z == 0 else mpmath.log(mpmath.asin(z) / z)
+class LogSinc(_MpmathFunction):
+    r"""``ln(sin u / u)`` for ``|u| < π`` (``≈ −u²/6`` for small ``u``; computed by its series there, so it is
+    relative-accurate where the direct form keeps only ``ε`` of absolute accuracy)."""
+
+    nargs = 1
+    _mp = staticmethod(log_sinc_mp)
+
+    def fdiff(self, argindex=1):
+        u = self.args[0]
+        return sp.cot(u) - 1 / u
+
+    def _latex(self, printer, exp=None):
+        u = printer._print(self.args[0])
+        return r"\ln\frac{\sin %s}{%s}" % (u, u)
+
+
+class LogAsinc(_MpmathFunction):
+    r"""``ln(arcsin z / z)`` for ``|z| ≤ 1`` (``≈ z²/6`` for small ``z``; computed by its series there)."""
+
+    nargs = 1
+    _mp = staticmethod(log_asinc_mp)
+
+    def fdiff(self, argindex=1):
+        z = self.args[0]
+        return 1 / (sp.sqrt(1 - z**2) * sp.asin(z)) - 1 / z
+
+    def _latex(self, printer, exp=None):
+        z = printer._print(self.args[0])
+        return r"\ln\frac{\arcsin %s}{%s}" % (z, z)
+
+
+class ErfAngleGap(_MpmathFunction):
+    r"""``Δ = A_g − |A_12|`` of the erf kernel map: ``A_g = arcsin(2√(q1 q2)/√((1 + 2q1)(1 + 2q2)))``,
+    ``A_12 = arcsin(2c/√((1 + 2q1)(1 + 2q2)))``, from the carried ``det = q1 q2 − c²`` without cancellation:
+    ``Δ = atan2((g² − s²)/(g √(1 − s²) + |s| √(1 − g²)), √(1 − g²)√(1 − s²) + g|s|)`` with ``g², s²`` the squared
+    sines, ``g² − s² = 4 det/((1 + 2q1)(1 + 2q2))``; every factor is O(1), so nothing overflows for variances up to
+    1e150."""
+
+    nargs = 4
+    _mp = staticmethod(erf_angle_gap_mp)
+
+    def _latex(self, printer, exp=None):
+        return r"\Delta\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
+
+
+class ErfNormGap(_MpmathFunction):
+    r"""``D = A_11 − A_22`` of the erf kernel map, ``A_ii = arcsin(2q_i/(1 + 2q_i))``, from the carried
+    ``diff = q1 − q2``: ``sin A_11 − sin A_22 = 2 diff/((1 + 2q1)(1 + 2q2))`` and
+    ``D = atan2((a1² − a2²)/(a1 cos A_22 + a2 cos A_11), cos A_11 cos A_22 + a1 a2)``, ``a_i = sin A_ii``."""
+
+    nargs = 3
+    _mp = staticmethod(erf_norm_gap_mp)
+
+    def _latex(self, printer, exp=None):
+        return r"D\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
 
 
 class Geom(sp.Function):
