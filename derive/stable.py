@@ -58,6 +58,7 @@ def logistic_form(rhs_over_tau: sp.Expr, u: sp.Symbol, u0: sp.Expr, t: sp.Expr) 
         return None
     a = sp.factor(poly.coeff_monomial(u))
     b = sp.factor(-poly.coeff_monomial(u**2))
+
     def grow(z):
         return u0 / (sp.exp(z) + b * u0 * t * exprel(z))
 
