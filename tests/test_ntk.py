@@ -141,6 +141,18 @@ def test_log_sinc_and_log_asinc_against_mpmath():
             ref = mpmath.log(mpmath.asin(mpmath.mpf(z)) / mpmath.mpf(z))
             got = float(log_asinc(torch.tensor(z, dtype=F64)))
             assert abs(got - ref) <= 4e-15 * abs(ref) + 2.3e-308, z
+    # one call on mixed magnitudes (the series' length follows the largest argument; both branches at once)
+    us = [1e-8, 1e-3, 0.3, 0.999, 1.5, 3.1]
+    got = log_sinc(torch.tensor(us, dtype=F64))
+    zs = [1e-8, 1e-3, 0.3, 0.4999, 0.7, 0.999]
+    got_a = log_asinc(torch.tensor(zs, dtype=F64))
+    with mpmath.workdps(60):
+        for v, g in zip(us, got.tolist()):
+            ref = mpmath.log(mpmath.sin(mpmath.mpf(v)) / mpmath.mpf(v))
+            assert abs(g - ref) <= 4e-16 * abs(ref), v
+        for v, g in zip(zs, got_a.tolist()):
+            ref = mpmath.log(mpmath.asin(mpmath.mpf(v)) / mpmath.mpf(v))
+            assert abs(g - ref) <= 4e-15 * abs(ref), v
     u = torch.tensor([0.0, 0.5, 1.0, 2.5], dtype=F64, requires_grad=True)
     (g,) = torch.autograd.grad((log_sinc(u) + log_asinc(u.clamp(max=0.9))).sum(), u)
     assert torch.isfinite(g).all() and float(g[0]) == 0.0

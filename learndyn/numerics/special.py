@@ -92,12 +92,32 @@ _LOG_ASINC_COEFFS = tuple(float(c) for c in _log_series(
     [Fraction(math.comb(2 * n, n), 4**n * (2 * n + 1)) for n in range(33)])[1:])
 
 
-def _even_series(x2: torch.Tensor, coeffs: tuple[float, ...]) -> torch.Tensor:
-    """``Σ_n coeffs[n−1] x^{2n}`` by Horner's rule in ``x²``."""
-    acc = torch.full_like(x2, coeffs[-1])
-    for c in reversed(coeffs[:-1]):
+def _even_series(x2: torch.Tensor, coeffs: tuple[float, ...], ratio: float) -> torch.Tensor:
+    """``Σ_n coeffs[n−1] x^{2n}`` by Horner's rule in ``x²``, with as many terms as the largest ``x²`` needs: the
+    terms shrink at least by ``ratio·x²`` each, so ``N`` terms leave a truncation below ``(ratio x²)^N/(1 − ratio x²)``
+    of the first, kept under 1e-18 (all terms under ``torch.compile``, which cannot read the maximum)."""
+    count = len(coeffs)
+    if not torch.compiler.is_compiling() and x2.numel():
+        r = float(x2.max()) * ratio
+        if r <= 0:
+            count = 1
+        elif r < 1:
+            count = min(count, max(1, math.ceil(math.log(1e-18 * (1 - r)) / math.log(r))))
+    acc = torch.full_like(x2, coeffs[count - 1])
+    for c in reversed(coeffs[:count - 1]):
         acc = acc * x2 + c
     return acc * x2
+
+
+def _series_or_direct(small: torch.Tensor, series, direct) -> torch.Tensor:
+    """``torch.where(small, series(), direct())``, evaluating only the side in use when all of ``small`` agree
+    (the kernels' gaps are usually all small or all large)."""
+    if not torch.compiler.is_compiling():
+        if bool(small.all()):
+            return series()
+        if not bool(small.any()):
+            return direct()
+    return torch.where(small, series(), direct())
 
 
 def log_sinc(u: torch.Tensor) -> torch.Tensor:
@@ -105,7 +125,8 @@ def log_sinc(u: torch.Tensor) -> torch.Tensor:
     small = u.abs() < 1.0
     us = torch.where(small, u, torch.zeros_like(u))
     ud = torch.where(small, torch.ones_like(u), u)   # the direct branch never sees 0 (no NaN gradient leaks)
-    return torch.where(small, _even_series(us * us, _LOG_SINC_COEFFS), torch.log(torch.sin(ud) / ud))
+    return _series_or_direct(small, lambda: _even_series(us * us, _LOG_SINC_COEFFS, 1 / math.pi**2),
+                             lambda: torch.log(torch.sin(ud) / ud))
 
 
 def log_asinc(z: torch.Tensor) -> torch.Tensor:
@@ -113,7 +134,8 @@ def log_asinc(z: torch.Tensor) -> torch.Tensor:
     small = z.abs() < 0.5
     zs = torch.where(small, z, torch.zeros_like(z))
     zd = torch.where(small, torch.full_like(z, 0.5), z)
-    return torch.where(small, _even_series(zs * zs, _LOG_ASINC_COEFFS), torch.log(torch.asin(zd) / zd))
+    return _series_or_direct(small, lambda: _even_series(zs * zs, _LOG_ASINC_COEFFS, 1.0),
+                             lambda: torch.log(torch.asin(zd) / zd))
 
 
 def erf_angle_gap(q1: torch.Tensor, q2: torch.Tensor, c: torch.Tensor, det: torch.Tensor) -> torch.Tensor:
