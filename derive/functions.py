@@ -301,22 +301,33 @@ def relu_kernel_mp(c):
     return (c * mpmath.asin(c) + mpmath.sqrt(1 - c**2)) / mpmath.pi + c / 2
 
 
-class SinMinusXCos(sp.Function):
+def sin_minus_x_cos_mp(x):
+    return mpmath.sin(x) - x * mpmath.cos(x)
+
+
+class _MpmathFunction(sp.Function):
+    """A stable-form function that SymPy keeps whole: evaluated numerically (for the proofs) by its mpmath
+    implementation ``_mp`` at twice the working precision, printed to torch by the project's printer."""
+
+    _mp = None
+
+    def _eval_evalf(self, prec):
+        vals = [a._eval_evalf(prec) for a in self.args]
+        if any(v is None for v in vals):
+            return None
+        with mpmath.workprec(2 * prec + 40):
+            return sp.Float(type(self)._mp(*(mpmath.mpf(str(v)) for v in vals)), precision=prec)
+
+
+class SinMinusXCos(_MpmathFunction):
     r"""``g(x) = sin x − x cos x`` (``≈ x³/3`` for small ``x``; computed by its series there)."""
 
     nargs = 1
+    _mp = staticmethod(sin_minus_x_cos_mp)
 
     def fdiff(self, argindex=1):
         x = self.args[0]
         return x * sp.sin(x)
-
-    def _eval_evalf(self, prec):
-        x = self.args[0]._eval_evalf(prec)
-        if x is None:
-            return None
-        with mpmath.workprec(2 * prec + 40):
-            xm = mpmath.mpf(str(x))
-            return sp.Float(mpmath.sin(xm) - xm * mpmath.cos(xm), precision=prec)
 
     def _latex(self, printer, exp=None):
         x = printer._print(self.args[0])
@@ -343,20 +354,6 @@ def erf_norm_gap_mp(q1, q2, diff):
     a1, a2 = 2 * q1 / n1, 2 * q2 / n2
     c1, c2 = mpmath.sqrt(1 + 4 * q1) / n1, mpmath.sqrt(1 + 4 * q2) / n2
     return mpmath.atan2(2 * diff / (n1 * n2) * (a1 + a2) / (a1 * c2 + a2 * c1), c1 * c2 + a1 * a2)
-
-
-class _MpmathFunction(sp.Function):
-    """A stable-form function that SymPy keeps whole: evaluated numerically (for the proofs) by its mpmath
-    implementation ``_mp`` at twice the working precision, printed to torch by the project's printer."""
-
-    _mp = None
-
-    def _eval_evalf(self, prec):
-        vals = [a._eval_evalf(prec) for a in self.args]
-        if any(v is None for v in vals):
-            return None
-        with mpmath.workprec(2 * prec + 40):
-            return sp.Float(type(self)._mp(*(mpmath.mpf(str(v)) for v in vals)), precision=prec)
 
 
 class LogSinc(_MpmathFunction):
@@ -471,7 +468,7 @@ _ACTIVATIONS = (ReLU, ShiftedReLU, Step)
 MPMATH_FUNCTIONS = {
     "Ndtr": lambda x: mpmath.ncdf(x),
     "ReluKernel": relu_kernel_mp,
-    "SinMinusXCos": lambda x: mpmath.sin(x) - x * mpmath.cos(x),
+    "SinMinusXCos": sin_minus_x_cos_mp,
     "Geom": lambda a, n: mpmath.mpf(int(n)) if a == 1 else (a ** int(n) - 1) / (a - 1),
     "HalfErfc": lambda x: mpmath.erfc(x) / 2,
     "Gram2": lambda q1, q2, c: q1 * q2 - c**2,

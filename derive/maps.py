@@ -819,6 +819,9 @@ def _derive_kernel(result: Result, d: KernelComposition, registry: dict):
         own = {names["q1"]: q1, names["q2"]: q2, names["c"]: c}
         gram = F.Gram2(q1, q2, c)
         carried = dict(dict(d.carried)[value])
+        missing = {"det_t", "dist_t", "diff_t"} - carried.keys()
+        if missing:
+            raise DerivationError(f"{result.name}: the {value} layer carries no {', '.join(sorted(missing))}")
         t12 = carried.get("t12", T.implementation.xreplace(own).xreplace({gram: det}))
         tdot12 = Td.implementation.xreplace(own).xreplace({gram: det})
         diag = {}
@@ -838,9 +841,6 @@ def _derive_kernel(result: Result, d: KernelComposition, registry: dict):
             if name in carried:
                 _numeric_equal(prover, f"{value}: the carried {name} equals {meaning[name]}", carried[name].xreplace(back),
                                naive[name], points, ())
-        missing = {"det_t", "dist_t", "diff_t"} - carried.keys()
-        if missing:
-            raise DerivationError(f"{result.name}: the {value} layer carries no {', '.join(sorted(missing))}")
         prover.fact(f"{value}: the layer evaluates the emitted forms of {t_name} and {tdot_name} with the carried det",
                     "symbolic (substitution of det for q1 q2 − c²)")
         outputs = (diag[q1], diag[q2], t12, tdot12, carried["det_t"], carried["dist_t"], carried["diff_t"])

@@ -105,11 +105,15 @@ def test_erf_kernels_exact_at_extreme_input_scales(name, scale):
 
 
 @pytest.mark.parametrize("name", ["nngp_kernel", "ntk_kernel"])
-def test_erf_kernel_gradient_at_orthogonal_inputs(name):
-    """Orthogonal rows with σ_b² = 0 keep c = 0 exactly at every erf layer (erf is odd): the gradient there is the
-    true one (finite differences), not that of |c|."""
-    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=F64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda y: learndyn.function(name)(y, None, 3, 2.0, 0.0, "erf"), (x,),
+@pytest.mark.parametrize("rows,sigma_b2", [([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], 0.0),
+                                           ([[1.0, 0.0], [-0.5, 1.0], [0.7, 0.3]], 0.5)])
+def test_erf_kernel_gradient_where_the_covariance_is_zero(name, rows, sigma_b2):
+    """Pre-activation covariance c = 0 exactly: orthogonal rows with σ_b² = 0 (erf is odd, so c stays 0 at every
+    layer), and rows with x1·x2/d = −1/4 at σ_w² = 2, σ_b² = 1/2 (c = 0 after the first dense layer, with σ_b² > 0 so
+    dist_T feeds the next det). The gradient is the true one (finite differences), not that of |c|: forming
+    A_g − A_12 from the angle gap Δ = A_g − |A_12| there as well fails the second case."""
+    x = torch.tensor(rows, dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda y: learndyn.function(name)(y, None, 3, 2.0, sigma_b2, "erf"), (x,),
                                     eps=1e-6, atol=1e-7, rtol=1e-6)
 
 
