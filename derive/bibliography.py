@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Reference", "REFERENCES", "reference", "bibtex", "reference_text"]
+__all__ = ["Reference", "REFERENCES", "SEEDS", "reference", "bibtex", "reference_text", "seed_text"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,28 @@ REFERENCES: dict[str, Reference] = {
         "Disentangling trainability and generalization in deep neural networks",
         "International Conference on Machine Learning (ICML)", 2020),
 }
+
+
+#: the seed talks and abstracts that brought the results to this project (``Source.seed``), named so that a reader
+#: can tell what they are; they are provenance, not publications to cite
+SEEDS: dict[str, str] = {
+    "000": "A. Pretorius's talk “Using learning dynamics to understand neural network generalisation” "
+           "(Stellenbosch University, 2017)",
+    "001": "A. Pretorius's talk “Theory for deep learning” (University of the Witwatersrand, 2018)",
+    "002": "the abstract “On the learning dynamics of deep neural networks”",
+    "003": "the talk abstract “High-dimensional dynamics of training and generalization in neural networks: "
+           "insights from the linear case”",
+    "004": "the slides “Disentangling trainability and generalization in deep neural networks” "
+           "(L. Xiao, J. Pennington, S. S. Schoenholz)",
+}
+
+
+def seed_text(seed: str, where: str = "") -> str:
+    """``"as summarised in A. Pretorius's talk “…” (…, 2017), eq. (2)"``, or ``""`` for a seed that is not in
+    :data:`SEEDS` (a user's own result)."""
+    if seed not in SEEDS:
+        return ""
+    return f"as summarised in {SEEDS[seed]}" + (f", {where}" if where else "")
 
 
 def reference(key: str) -> Reference:

@@ -118,14 +118,22 @@ class Relation:
 
 @dataclass(frozen=True)
 class Source:
-    """Where a result comes from: the seed document, the equation there, and the paper (BibTeX key)."""
+    """Where a result comes from, as a reader of the paper export can follow it up.
+
+    ``cite``: the paper's BibTeX key. ``where``: the place in that paper, in the paper's own numbering
+    ("Sec. 1.3, eq. (11)"), checked against the paper's text; where it could not be checked, what the paper
+    derives there, in words, and no number. ``seed``: the seed talk or abstract through which the result came to
+    this project (:data:`learndyn.derive.bibliography.SEEDS` names them), and ``seed_where`` the place in it
+    (provenance only: the seeds are not published)."""
 
     seed: str
     where: str
     cite: str
+    seed_where: str = ""
 
     def __str__(self) -> str:
-        return f"seed {self.seed}, {self.where} [{self.cite}]"
+        seed = f"seed {self.seed}" + (f", {self.seed_where}" if self.seed_where else "")
+        return f"{self.where} [{self.cite}]; {seed}"
 
 
 class Definition:

@@ -503,14 +503,22 @@ def _derive_implicit(result: Result, d: Implicit, registry: dict) -> Derivation:
     return Derivation(result, None, result.implementation, d.equation, {}, tuple(prover.steps))
 
 
-def derive_result(result: Result, registry: dict | None = None) -> Derivation:
+def derive_result(result: Result, registry: dict | None = None, *, independent: bool = True) -> Derivation:
     """Derive and prove one result; raises :class:`DerivationError` if any step does not hold.
 
     An exception SymPy or mpmath raises on the way (a hint that does not match the ODE, an integral
-    that does not converge) is a failed derivation too, and is reported as one.
+    that does not converge) is a failed derivation too, and is reported as one. The last steps compare the
+    derived form with its defining equation solved by another method (:mod:`learndyn.derive.independent`;
+    ``independent=False`` leaves them out, for the stages of a :class:`~learndyn.derive.declaration.ByChoice`,
+    which is compared per value as a whole).
     """
     try:
-        return _derive_dispatch(result, registry)
+        derivation = _derive_dispatch(result, registry)
+        if independent:
+            from learndyn.derive.independent import with_independent_reference
+
+            derivation = with_independent_reference(derivation, registry or {})
+        return derivation
     except DerivationError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure inside SymPy is a failed derivation

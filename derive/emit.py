@@ -179,14 +179,33 @@ def _layer_code(value: str, layer: tuple, printer: LearndynTorchPrinter) -> str:
             f'and the carried det = q1 q2 − c² and diff = q1 − q2."""\n' + "\n".join(body) + "\n")
 
 
+def _boundary(r: Result, *, convert_reals: bool = True) -> list[str]:
+    """The call boundary of a generated function: its real arguments converted to tensors of one dtype
+    (``_as_tensors``) and its array arguments to floating tensors (``_as_array``), both raising a ``DomainError``
+    naming the parameter for an argument of the wrong kind; then the domain check, or with ``check=False`` only the
+    kinds of the arguments not converted (integers, choices)."""
+    domain = f"DOMAINS[{r.name!r}]"
+    reals = [p.name for p in r.params if p.kind == "real"] if convert_reals else []
+    body = []
+    if reals:
+        body.append(f"    {', '.join(reals)}{',' if len(reals) == 1 else ''} = _as_tensors({', '.join(reals)}, "
+                    f"domain={domain})")
+    body += [f"    {p.name} = _as_array({p.name}, {p.name!r}, {domain})" for p in r.params if p.kind == "array"]
+    body.append("    if check:")
+    body.append(f"        {domain}.check({{{', '.join(f'{n!r}: {n}' for n in r.names)}}})")
+    others = [p.name for p in r.params if p.kind in ("int", "choice") or (p.kind == "real" and not convert_reals)]
+    if others:
+        body.append("    else:")
+        body.append(f"        {domain}.check_kinds({{{', '.join(f'{n!r}: {n}' for n in others)}}})")
+    return body
+
+
 def _composition_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
     r = d.result
     definition = r.definition
     sig = ", ".join(p.name for p in r.params)
     arrays = [p.name for p in r.params if p.kind == "array"]
-    body = [f"    {n} = _as_array({n})" for n in arrays]
-    body.append("    if check:")
-    body.append(f"        DOMAINS[{r.name!r}].check({{{', '.join(f'{n!r}: {n}' for n in r.names)}}})")
+    body = _boundary(r, convert_reals=False)
     table = ", ".join(f"{v!r}: {_layer_name(v)}" for v, _ in d.layers)
     body.append(f"    layer = {{{table}}}[{definition.choice}]")
     x1, x2 = arrays
@@ -203,12 +222,7 @@ def _flow_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
     output, function, rate = d.spectral[0]
     reals = [p.name for p in r.params if p.kind == "real"]
     arrays = [p.name for p in r.params if p.kind == "array"]
-    body = []
-    if reals:
-        body.append(f"    {', '.join(reals)}{',' if len(reals) == 1 else ''} = _as_tensors({', '.join(reals)})")
-    body += [f"    {n} = _as_array({n})" for n in arrays]
-    body.append("    if check:")
-    body.append(f"        DOMAINS[{r.name!r}].check({{{', '.join(f'{n!r}: {n}' for n in r.names)}}})")
+    body = _boundary(r)
     if output == "condition":
         body.append("    return _flow.condition_number(ntk_train_train)")
     else:
@@ -235,10 +249,7 @@ def _function_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
         return _flow_code(d, printer)
     reals = [p.name for p in r.params if p.kind == "real"]
     sig = ", ".join(p.name for p in r.params)
-    body = [f"    {', '.join(reals)}, = _as_tensors({', '.join(reals)})" if len(reals) == 1 else
-            f"    {', '.join(reals)} = _as_tensors({', '.join(reals)})"]
-    body.append("    if check:")
-    body.append(f"        DOMAINS[{r.name!r}].check({{{', '.join(f'{n!r}: {n}' for n in r.names)}}})")
+    body = _boundary(r)
     returns = "torch.Tensor"
     case_outputs = next((expr for _, expr in d.cases if isinstance(expr, tuple)), ())
     if d.cases:
@@ -286,8 +297,10 @@ def emit_module(family: Family, derivations: list[Derivation]) -> str:
                   if any(alias + "." in _function_code(d, printer) for d in derivations))
     out = header_lines(family)
     out += ["", f'"""{family.title} — generated torch functions (family \'{family.name}\').', "",
-            "Every function takes THEORY.md's keyword names, broadcasts tensors, keeps their dtype and device",
-            "(Python floats give float64), checks its domain unless ``check=False``, and is differentiable.", '"""',
+            "Every function takes its result's keyword names (``learndyn info NAME`` lists them), broadcasts tensors, keeps",
+            "their dtype and device (Python floats give float64), checks its domain unless ``check=False``, and is",
+            "differentiable.",
+            '"""',
             "from __future__ import annotations", "", "import math", *(["from typing import NamedTuple", ""] if any(d.outputs or _has_case_outputs(d) for d in derivations) else [""]), "import torch", "",
             "from learndyn.domain import " + ("ArrayParam, " if any(d.layers or d.spectral for d in derivations) else "") + "ChoiceParam, Domain, Interval, IntParam, Relation",
             "from learndyn.numerics.tensors import " + ("as_array as _as_array, " if any(d.layers or d.spectral for d in derivations) else "") + "as_tensors as _as_tensors"

@@ -78,7 +78,7 @@ def derive_flow(result: Result, d: SpectralFlow):
         prover.symbolic("the slowest over the fastest time constant is λ_max/λ_min", ratio - lmax / lmin)
         spectral = [("ratio", "condition")]
         derived = ratio
-    prover.fact(f"s = r t with r = {sp.sstr(d.rate)} (n rows and k columns of y_train)", "definition (THEORY.md's loss)")
+    prover.fact(f"s = r t with r = {sp.sstr(d.rate)} (n rows and k columns of y_train)", "definition (the loss in the assumptions)")
     defining = {"train": sp.Eq(sp.Symbol(r"\dot f_t"), -sp.Symbol("r") * sp.Symbol(r"\Theta") * (sp.Symbol("f_t") - sp.Symbol("Y"))),
                 "test": sp.Eq(sp.Symbol(r"\dot f_t(X_*)"), -sp.Symbol("r") * sp.Symbol(r"\Theta_{*X}") * (sp.Symbol("f_t") - sp.Symbol("Y"))),
                 "mean": sp.Eq(sp.Symbol(r"\bar f_\infty(X_*)"), sp.Symbol(r"\Theta_{*X}") * sp.Symbol(r"\Theta^{-1}") * sp.Symbol("Y")),

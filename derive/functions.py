@@ -246,7 +246,7 @@ class Step(sp.Function):
         return sp.Piecewise((1, x > 0), (0, True))
 
     def _latex(self, printer, exp=None):
-        return r"\mathbb{1}\left[%s > 0\right]" % printer._print(self.args[0])
+        return r"\mathbf{1}\left[%s > 0\right]" % printer._print(self.args[0])  # amssymb has no blackboard 1
 
 
 class Ndtr(sp.Function):

@@ -5,6 +5,7 @@ This text is part of what ``learndyn derive --check`` keeps byte-identical."""
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import sympy as sp
 
@@ -14,7 +15,7 @@ from learndyn.derive.emit import header_lines
 from learndyn.domain import ArrayParam, ChoiceParam, Interval, IntParam
 
 __all__ = ["family_latex", "result_latex", "latex_expr", "latex_body", "latex_document", "bibliography_bibtex", "cited_keys",
-           "PREAMBLE", "FIT_MACRO"]
+           "PREAMBLE", "DOCUMENT_PREAMBLE", "FIT_MACRO", "SCALED_MESSAGE", "PDFSTRING_MACRO"]
 
 
 def _symbol_names(result: Result) -> dict:
@@ -108,6 +109,10 @@ def latex_expr(expr: sp.Basic, result: Result) -> str:
     table = _notation()
     names = dict(_symbol_names(result))
     names.update(_star_symbols(expr))
+    # a symbol of a parameter's name with other assumptions (sigma_b2 positive where the parameter is
+    # nonnegative) is still that parameter: σ_b², not σ_{b2}
+    by_name = {p.name: p.tex for p in result.params}
+    names.update({s: by_name[s.name] for s in expr.free_symbols if s not in names and s.name in by_name})
 
     def named(e):
         tex = table[type(e).__name__]
@@ -122,9 +127,28 @@ def latex_expr(expr: sp.Basic, result: Result) -> str:
     return sp.latex(expr, symbol_names=names, ln_notation=True, inv_trig_style="full")
 
 
-#: a display that is wider than the line is scaled down to it (no overfull equations); in the preamble
+#: a display that is wider than the line is scaled down to it (no overfull equations), and the log says so
+#: (:data:`SCALED_MESSAGE`); the body defines it
 FIT_MACRO = (r"\providecommand{\learndynfit}[1]{\sbox0{$\displaystyle #1$}\ifdim\wd0>\dimexpr\linewidth-3em\relax"
+             r"\typeout{learndyn: display scaled to the line on input line \the\inputlineno}"
              r"\resizebox{\dimexpr\linewidth-3em\relax}{!}{\usebox0}\else\usebox0\fi}")
+#: what the log says for each display that :data:`FIT_MACRO` scaled down
+SCALED_MESSAGE = "learndyn: display scaled to the line"
+
+
+#: headings with mathematics give hyperref's bookmarks their plain text; without hyperref the math is all there is
+PDFSTRING_MACRO = r"\providecommand{\texorpdfstring}[2]{#1}"
+
+_PDF_SPECIAL = {ch: "\\" + ch for ch in "#$%&_{}"} | {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _heading(text: str, result: Result | None = None) -> str:
+    """A section title: its LaTeX, with the plain text (Unicode, as declared) for PDF bookmarks where it has
+    mathematics, which a bookmark cannot show (hyperref would drop its sub- and superscripts)."""
+    tex = _esc(text, result)
+    if "\\ensuremath" not in tex:
+        return tex
+    return rf"\texorpdfstring{{{tex}}}{{{''.join(_PDF_SPECIAL.get(ch, ch) for ch in text)}}}"
 
 
 def _equation(body: str, label: str) -> list[str]:
@@ -135,12 +159,26 @@ def _equation(body: str, label: str) -> list[str]:
     return [r"\begin{equation}", rf"\learndynfit{{{body}}}", rf"\label{{{label}}}", r"\end{equation}"]
 
 
+def _display(lhs: str, expr: sp.Basic, r: Result, label: str) -> list[str]:
+    """A numbered ``lhs = expr``, with its nested ``Piecewise`` and long repeated parts named and defined on
+    "where" lines below it (:mod:`learndyn.derive.latex_display`), so that it prints at the size of the text."""
+    from learndyn.derive.latex_display import name_parts, where_lines
+
+    tex = partial(latex_expr, result=r)
+    named = name_parts([expr], tex, taken=lhs)
+    return _equation(f"{lhs} = {tex(named.exprs[0])}", label) + where_lines(named, tex)
+
+
 def _outputs_block(r: Result, outputs, label: str, names: list[str] | None = None) -> list[str]:
     """A ``gather`` of ``output = expr`` lines, each labelled ``LABEL:OUTPUT`` (``names``: all the result's
-    outputs, where ``outputs`` shows some)."""
+    outputs, where ``outputs`` shows some), with the parts they share named below it as in :func:`_display`."""
+    from learndyn.derive.latex_display import name_parts, where_lines
+
     tex = output_tex(r, names or [o for o, _ in outputs])
-    rows = [rf"\learndynfit{{{tex[o]} = {latex_expr(e, r)}}} \label{{{label}:{o}}}" for o, e in outputs]
-    return [r"\begin{gather}", " \\\\\n".join(rows), r"\end{gather}"]
+    to_tex = partial(latex_expr, result=r)
+    named = name_parts([e for _, e in outputs], to_tex, taken=" ".join(tex[o] for o, _ in outputs))
+    rows = [rf"\learndynfit{{{tex[o]} = {to_tex(e)}}} \label{{{label}:{o}}}" for (o, _), e in zip(outputs, named.exprs)]
+    return [r"\begin{gather}", " \\\\\n".join(rows), r"\end{gather}", *where_lines(named, to_tex)]
 
 
 def _esc(text: str, result: Result | None = None) -> str:
@@ -167,20 +205,28 @@ def _interval_tex(spec) -> str:
 
 
 def _root_lines(stages, r: Result) -> list[str]:
-    """For each root stage: the scalar equation its solver variable is the root of, and its bracket."""
+    """For each root stage: the scalar equation its solver variable is the root of, and its bracket, with their
+    long shared parts named below (as :func:`_display` does)."""
     from learndyn.derive.declaration import Root
+    from learndyn.derive.latex_display import name_parts, where_lines
 
     lines = []
     for st in stages:
         if isinstance(st, Root):
             v = sp.latex(st.variable)
-            names = {sym: latex_expr(e, r) for sym, e in st.given}
-            eq = latex_expr(st.equation.subs({sym: sp.Symbol(f"_given{i}") for i, (sym, _) in enumerate(st.given)}), r)
-            for i, (sym, _) in enumerate(st.given):
-                eq = eq.replace(f"_given{i}", names[sym]).replace(sp.latex(sp.Symbol(f"_given{i}")), names[sym])
-            lo, hi = (latex_expr(b, r) for b in st.bracket)
+            placeholders = {sym: sp.Symbol(f"_given{i}") for i, (sym, _) in enumerate(st.given)}
+            given = {placeholders[sym]: latex_expr(e, r) for sym, e in st.given}
+
+            def tex(e: sp.Basic) -> str:
+                out = latex_expr(e, r)
+                for placeholder, text in given.items():
+                    out = out.replace(placeholder.name, text).replace(sp.latex(placeholder), text)
+                return out
+
+            named = name_parts([e.subs(placeholders) for e in (st.equation, *st.bracket)], tex, taken=v)
+            eq, lo, hi = (tex(e) for e in named.exprs)
             lines += [r"\begin{equation*}", rf"\learndynfit{{{v}^* \text{{ is the root in }} [{lo}, {hi}] \text{{ of }} 0 = {eq}}}",
-                      r"\end{equation*}"]
+                      r"\end{equation*}", *where_lines(named, tex)]
     return lines
 
 
@@ -200,8 +246,7 @@ def _closed_form_lines(d: Derivation) -> list[str]:
             outputs = tuple((o, e) for o, e in outputs if o is None or output_tex(r, [x for x, _ in part.outputs])[o]
                             != latex_expr(e, r)) or outputs
             if outputs[0][0] is None:
-                lines += [r"\begin{equation}", rf"\learndynfit{{{r.symbol_tex} = {latex_expr(outputs[0][1], r)}}}",
-                          rf"\label{{eq:{r.name}:{value}}}", r"\end{equation}"]
+                lines += _display(r.symbol_tex, outputs[0][1], r, f"eq:{r.name}:{value}")
             else:
                 lines += _outputs_block(r, outputs, f"eq:{r.name}:{value}", [o for o, _ in part.outputs])
         return lines + [r"\end{subequations}"]
@@ -210,33 +255,42 @@ def _closed_form_lines(d: Derivation) -> list[str]:
                 *_outputs_block(r, d.derived_outputs or d.outputs, f"eq:{r.name}"), r"\end{subequations}"]
     shown = r.published if r.published is not None else d.derived
     if shown is not None:
-        which = (f"published form ({_esc(r.source.where, r)}), derived and proven" if r.published is not None
-                 else "derived closed form")
-        return [f"Closed form, {which}:", *_equation(f"{r.symbol_tex} = {latex_expr(shown, r)}", f"eq:{r.name}")]
-    return ["Closed form:", *_equation(f"{r.symbol_tex} = {latex_expr(d.implementation, r)}", f"eq:{r.name}")]
+        which = "published form (see the source below), derived and proven" if r.published is not None else "derived closed form"
+        return [f"Closed form, {which}:", *_display(r.symbol_tex, shown, r, f"eq:{r.name}")]
+    return ["Closed form:", *_display(r.symbol_tex, d.implementation, r, f"eq:{r.name}")]
 
 
 def result_latex(d: Derivation) -> str:
     r = d.result
     name = r.name.replace("_", r"\_")
-    lines = [rf"\subsection{{{_esc(r.title, r)}}}", rf"\label{{sec:{r.name}}}", rf"\noindent Result \texttt{{{name}}}.", ""]
+    lines = [rf"\subsection{{{_heading(r.title, r)}}}", rf"\label{{sec:{r.name}}}", rf"\noindent Result \texttt{{{name}}}.", ""]
     lines += [r"Defining equation:", *_equation(latex_expr(d.defining, r), f"eq:{r.name}:definition")]
     lines += _closed_form_lines(d)
     for n, (val, lim) in sorted(d.limits.items()):
         sym = r.param(n).tex
         lines += [rf"At ${sym} = {sp.latex(val)}$ (a removable singularity):",
-                  *_equation(f"{r.symbol_tex} = {latex_expr(lim, r)}", f"eq:{r.name}:{n}-limit")]
+                  *_display(r.symbol_tex, lim, r, f"eq:{r.name}:{n}-limit")]
     shown = r.published if r.published is not None else d.derived
     if d.implementation is not None and d.implementation != shown and d.derived is not None and not d.cases:
         lines += [r"Emitted in the numerically stable form (proven equal):",
-                  *_equation(f"{r.symbol_tex} = {latex_expr(d.implementation, r)}", f"eq:{r.name}:stable")]
+                  *_display(r.symbol_tex, d.implementation, r, f"eq:{r.name}:stable")]
     dom = [f"${p.tex} {_interval_tex(p.domain)}$" for p in r.params]
     dom += [_esc(rel.text, r) for rel in r.relations]
     lines += ["", r"\noindent Domain: " + ", ".join(dom) + ".", ""]
     lines += [r"\noindent Assumptions:", r"\begin{itemize}"] + [rf"  \item {_esc(a, r)}" for a in r.assumptions] + [r"\end{itemize}"]
-    lines += [rf"\noindent Source: seed {r.source.seed}, {_esc(r.source.where, r)} \cite{{{r.source.cite}}}.", ""]
+    lines += [_source_line(r), ""]
     lines += [r"\noindent Proof status:", r"\begin{itemize}"] + [rf"  \item {_esc(str(s), r)}" for s in d.proof] + [r"\end{itemize}", ""]
     return "\n".join(lines)
+
+
+def _source_line(r: Result) -> str:
+    """``Source: \\cite{KEY}, Sec. 1.3, eq. (11). As summarised in <the seed talk>, <its place there>.``"""
+    from learndyn.derive.bibliography import seed_text
+
+    src = r.source
+    line = rf"\noindent Source: \cite{{{src.cite}}}, {_esc(src.where)}."  # the paper's notation: no parameter names
+    seed = seed_text(src.seed, src.seed_where)
+    return line + (f" {_esc(seed[0].upper() + seed[1:])}." if seed else "")
 
 
 def _claims_lines(claims, shown: set[str] | None) -> list[str]:
@@ -251,7 +305,7 @@ def _claims_lines(claims, shown: set[str] | None) -> list[str]:
 def family_latex(family: Family, derivations: list[Derivation]) -> str:
     """A ``\\section`` per family, to ``\\input`` into a document (see :data:`PREAMBLE` for what it needs)."""
     lines = header_lines(family, comment="%")
-    lines += ["", rf"\section{{{_esc(family.title)}}}", rf"\label{{sec:family:{family.name}}}", ""]
+    lines += ["", rf"\section{{{_heading(family.title)}}}", rf"\label{{sec:family:{family.name}}}", ""]
     for d in derivations:
         lines.append(result_latex(d))
     if family.claims:
@@ -259,10 +313,15 @@ def family_latex(family: Family, derivations: list[Derivation]) -> str:
     return "\n".join(lines)
 
 
-#: what the body needs: amsmath/amssymb for the equations, graphicx for fitting wide ones, natbib for \cite
-PREAMBLE = (r"\usepackage[utf8]{inputenc}", r"\usepackage[T1]{fontenc}", r"\usepackage{amsmath,amssymb}",
-            r"\usepackage{graphicx}", r"\usepackage[numbers]{natbib}", r"\usepackage[margin=2.5cm]{geometry}",
-            r"\usepackage[hidelinks]{hyperref}")
+#: all that the body (``learndyn latex --body``) needs: amsmath and amssymb for the equations, graphicx to fit a
+#: display wider than the line. It needs no font encoding beyond LaTeX's default OT1, defines its two macros
+#: itself with ``\providecommand``, and cites with plain ``\cite`` (any bibliography style)
+PREAMBLE = (r"\usepackage{amsmath,amssymb}", r"\usepackage{graphicx}")
+#: what the standalone document adds: natbib for its numbered citations, the page, links and bookmarks. No
+#: ``[T1]{fontenc}``: with OT1 every font is Computer Modern Type 1, where T1 needs cm-super and otherwise
+#: falls back to bitmap fonts
+DOCUMENT_PREAMBLE = (r"\usepackage[numbers]{natbib}", r"\usepackage[margin=2.5cm]{geometry}",
+                     r"\usepackage[hidelinks]{hyperref}")
 
 
 def cited_keys(names: list[str] | None = None) -> list[str]:
@@ -303,12 +362,12 @@ def latex_body(names: list[str] | None = None) -> str:
         unknown = sorted(chosen - known)
         if unknown:
             raise KeyError(f"unknown result(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    body = [FIT_MACRO, r"\begingroup\sloppy", ""]
+    body = [FIT_MACRO, PDFSTRING_MACRO, r"\begingroup\sloppy", ""]
     for fam in families():
         ds = [d for d in derivations(fam.name) if chosen is None or d.result.name in chosen]
         if not ds:
             continue
-        body += [rf"\section{{{_esc(fam.title)}}}", rf"\label{{sec:family:{fam.name}}}", ""]
+        body += [rf"\section{{{_heading(fam.title)}}}", rf"\label{{sec:family:{fam.name}}}", ""]
         body += [result_latex(d) for d in ds]
         claims = [c for c in fam.claims if any(d.result.name in c.about for d in ds)]
         if claims:
@@ -321,6 +380,6 @@ def latex_document(names: list[str] | None = None, *, bib: str = "learndyn", ext
     """A standalone document of the chosen results (all if ``None``), citing from ``BIB.bib`` (write it with
     :func:`bibliography_bibtex`); compiles with ``pdflatex`` + ``bibtex`` (``latexmk -pdf``)."""
     return "\n".join([
-        r"\documentclass[11pt]{article}", *PREAMBLE, *extra_preamble, rf"\title{{{title}}}", r"\date{}",
+        r"\documentclass[11pt]{article}", *PREAMBLE, *DOCUMENT_PREAMBLE, *extra_preamble, rf"\title{{{title}}}", r"\date{}",
         r"\begin{document}", r"\maketitle", r"\tableofcontents", "", latex_body(names), extra_body,
         r"\bibliographystyle{plainnat}", rf"\bibliography{{{bib}}}", r"\end{document}", ""])

@@ -4,8 +4,12 @@ The declarations write mathematics in prose the way THEORY.md does: ``σ_w²``, 
 ``‖f0 − Y‖``. :func:`prose_latex` typesets each such atom in math mode (``\\ensuremath{\\sigma_w^2}``,
 ``q^*``, ``\\chi_1``), escapes LaTeX's special characters, and sets tokens that are SymPy's printing of an
 expression (``c_star*q_star``, ``sqrt(q1)``, ``Eq(...)``, as proof records quote them) in typewriter type with
-break points, so that long ones wrap instead of running into the margin. A character it cannot typeset
-raises ``ValueError`` naming it: the export fails at ``derive`` time, not in the reader's LaTeX run.
+break points, so that long ones wrap instead of running into the margin; such an expression is one span up to
+its closing bracket, spaces included (``sqrt(-c**2 + q1*q2)``), so that its operators are typewriter
+characters too, with only parameter names in math. Unicode super- and subscripts inside an exponent
+(``e^{−x²}``) become ``^{2}``, ``_{2}``. The output needs no font encoding beyond LaTeX's default OT1 (``|`` is
+set in math, ``--`` in typewriter as ``-{}-``). A character it cannot typeset raises ``ValueError`` naming it:
+the export fails at ``derive`` time, not in the reader's LaTeX run.
 """
 from __future__ import annotations
 
@@ -23,35 +27,45 @@ GREEK = {
 #: letters with a precomposed accent
 _ACCENTED = {"ŷ": r"\hat{y}", "x̂": r"\hat{x}", "Ṫ": r"\dot{T}", "𝟙": r"\mathbf{1}"}
 _SUPERSCRIPTS = {"²": "2", "³": "3", "⁴": "4", "⁰": "0", "¹": "1", "*": "*", "ᵀ": r"\top", "⁻¹": "-1"}
+_SUBSCRIPTS = {chr(0x2080 + k): str(k) for k in range(10)}
 _SYMBOLS = {
     "−": "-", "√": r"\surd", "→": r"\to", "·": r"\cdot", "‖": r"\|", "∞": r"\infty", "≥": r"\ge", "≤": r"\le",
     "∈": r"\in", "∂": r"\partial", "↦": r"\mapsto", "⊗": r"\otimes", "⊙": r"\odot", "½": r"\tfrac12",
     "≈": r"\approx", "≠": r"\ne", "×": r"\times", "±": r"\pm", "∫": r"\int", "∑": r"\sum", "∇": r"\nabla",
     "⟨": r"\langle", "⟩": r"\rangle", "∝": r"\propto", "∼": r"\sim", "≪": r"\ll", "≫": r"\gg", "≡": r"\equiv",
-    "′": r"'", "^": r"\hat{}",
+    "′": r"'", "^": r"\hat{}", "|": "|", "~": r"\sim",
 }
 _TEXT = {"—": "---", "–": "--", "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-         "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}",
+         "_": r"\_", "{": r"\{", "}": r"\}", "<": r"\textless{}", ">": r"\textgreater{}",
          "’": "'", "‘": "`", "“": "``", "”": "''"}
 
 _SUP = "(?:⁻¹|[²³⁴⁰¹ᵀ])"
 _BASE = "(?:" + "|".join(map(re.escape, sorted({**GREEK, **_ACCENTED}, key=len, reverse=True))) + ")"
 _ATOM = re.compile(
-    rf"(?P<base>{_BASE}|(?<![A-Za-z0-9_])[A-Za-z](?=\u0302|{_SUP}|\*(?![A-Za-z0-9(])|_[A-Za-z0-9{{]|\^))"
+    rf"(?P<base>{_BASE}|(?<![A-Za-z_])[A-Za-z](?=\u0302|{_SUP}|\d*\^|\*(?![A-Za-z0-9(])|_[A-Za-z0-9{{]|\^))"
     rf"(?P<hat>\u0302)?"
     rf"(?P<digits>\d+(?![\d.]))?"
     rf"(?P<tail>(?:_\{{[^}}]*\}}|_[A-Za-z0-9]+|\^\{{[^}}]*\}}|\^[A-Za-z0-9]+|{_SUP}|\*(?![A-Za-z0-9(]))*)"
 )
-#: SymPy's printing of an expression, as proof records quote it
-_CODE = re.compile(r"\*\*|[A-Za-z0-9)]\*[A-Za-z0-9(]|[A-Za-z]{2,}_[A-Za-z0-9]|[A-Za-z0-9]_[A-Za-z]{2,}|[A-Za-z]{2,}\(")
+#: SymPy's printing of an expression (operators, snake_case names): code even in an unclosed bracket
+_STRONG_CODE = re.compile(r"\*\*|[A-Za-z0-9)]\*[A-Za-z0-9(]|[A-Za-z]{2,}_[A-Za-z0-9]|[A-Za-z0-9]_[A-Za-z]{2,}|[A-Za-z0-9]_\*")
+#: SymPy's printing of an expression, as proof records quote it; a call ``sin(A`` whose bracket does not close in
+#: SymPy's ASCII (``sin(A − φ)``) is prose
+_CODE = re.compile(r"\*\*|[A-Za-z0-9)]\*[A-Za-z0-9(]|[A-Za-z]{2,}_[A-Za-z0-9]|[A-Za-z0-9]_[A-Za-z]{2,}|[A-Za-z]{2,}\w*\(|[A-Za-z0-9]_\*")
 
 
 def _math_inner(text: str) -> str:
-    """Text already in math mode (an exponent): Greek letters and symbols as commands."""
+    """Text already in math mode (an exponent): Greek letters and symbols as commands, Unicode super- and
+    subscripts as ``^{…}`` and ``_{…}`` (``−x²`` is ``-x^{2}``)."""
     out = []
-    for ch in text:
-        tex = GREEK.get(ch) or _SYMBOLS.get(ch)
-        out.append(tex + " " if tex and tex.startswith("\\") else tex or ch)
+    for piece in re.findall(r"⁻¹|.", text, flags=re.S):
+        if piece in _SUPERSCRIPTS and piece != "*":
+            out.append("^{" + _SUPERSCRIPTS[piece] + "}")
+        elif piece in _SUBSCRIPTS:
+            out.append("_{" + _SUBSCRIPTS[piece] + "}")
+        else:
+            tex = GREEK.get(piece) or _SYMBOLS.get(piece)
+            out.append(tex + " " if tex and tex.startswith("\\") else tex or piece)
     return "".join(out).strip()
 
 
@@ -76,18 +90,65 @@ def _atom_latex(m: re.Match) -> str:
         tex = rf"\hat{{{tex}}}"
     sub, sup = _tail_latex(m["tail"] or "")
     digits = m["digits"] or ""
-    if digits and base in GREEK:  # χ1 is χ_1
+    if digits and (base in GREEK or sup):  # χ1 is χ_1, a0^D is a_0^D (T12² stays T12 squared: no atom)
         sub, digits = "_{" + digits + ("," + sub[2:-1] if sub else "") + "}", ""
     return rf"\ensuremath{{{tex}{sub}{sup}}}" + digits
 
 
-def _code_latex(token: str) -> str:
+#: characters that a typewriter font has in its ASCII slot, in OT1 as in T1, where LaTeX's text commands
+#: (``\\textless``, ``\\{``) would take the glyph from a symbol font and warn of a substitution
+_TT_CHAR = frozenset("<>{}\\~^")
+
+
+def _code_latex(code: str) -> str:
+    """SymPy's printing of an expression in typewriter type, with break points after its operators; ``*`` is the
+    typewriter asterisk (centred in Computer Modern), ``--`` is kept apart (T1 would join it into a dash), and
+    ``< > { } \\ ~ ^`` are the typewriter font's own glyphs."""
     out = []
-    for ch in token:
-        out.append(_plain(ch, token) if ch not in _SUPERSCRIPTS else ch)
+    for i, ch in enumerate(code):
+        if ch == "*":
+            out.append(ch)
+        elif ch in _TT_CHAR:
+            out.append(rf"\char{ord(ch)}{{}}")
+        elif ch == "-" and code[i + 1 : i + 2] == "-":
+            out.append("-{}")
+        else:
+            out.append(_plain(ch, code))
         if ch in "*,(+/=_":
             out.append(r"\allowbreak{}")
     return r"\texttt{" + "".join(out) + "}"
+
+
+def _code_span_latex(code: str, names: dict[str, str] | None) -> str:
+    """A code span: parameter names (``sigma_w2``) in math, the rest in typewriter; brackets, commas and
+    spaces alone between two names stay roman."""
+    pieces = _split_names(code, names) if names else [code]
+    out = []
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            out.append(rf"\ensuremath{{{names[piece]}}}")
+        elif piece and re.fullmatch(r"[()\[\], ]*", piece):
+            out.append(_plain(piece, code))
+        elif piece:
+            core = piece.strip(" ")
+            lead, trail = piece[: len(piece) - len(piece.lstrip(" "))], piece[len(piece.rstrip(" ")) :]
+            out.append(lead + _code_latex(core) + trail)
+    return "".join(out)
+
+
+def _split_names(text: str, names: dict[str, str]) -> list[str]:
+    """``text`` split at the identifiers of ``names`` standing as words: odd entries are the names."""
+    return re.split(r"(?<![A-Za-z0-9_])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+                    + r")(?![A-Za-z0-9_(])", text)
+
+
+def _is_code(token: str) -> bool:
+    return bool(_CODE.search(token)) and not any(ch in GREEK for ch in token)
+
+
+def _depth(token: str) -> int:
+    """How many brackets ``token`` leaves open (negative: closes more than it opens)."""
+    return sum(token.count(b) for b in "([") - sum(token.count(b) for b in ")]")
 
 
 def _plain(text: str, where: str) -> str:
@@ -99,6 +160,8 @@ def _plain(text: str, where: str) -> str:
             out.append(rf"\ensuremath{{{_SYMBOLS[ch]}}}")
         elif ch in _SUPERSCRIPTS:
             out.append(rf"\ensuremath{{^{{{_SUPERSCRIPTS[ch]}}}}}")
+        elif ch in _SUBSCRIPTS:
+            out.append(rf"\ensuremath{{_{{{_SUBSCRIPTS[ch]}}}}}")
         elif ord(ch) > 127:
             raise ValueError(f"cannot typeset {ch!r} (U+{ord(ch):04X}) in {where!r}; add it to learndyn.derive.latex_prose")
         else:
@@ -106,8 +169,9 @@ def _plain(text: str, where: str) -> str:
     return "".join(out)
 
 
-def _token_latex(token: str, where: str) -> str:
-    if _CODE.search(token) and not any(ch in GREEK for ch in token):
+def _token_latex(token: str, where: str, code: bool = True) -> str:
+    """One whitespace-separated token: SymPy's printing in typewriter (unless ``code`` is false), else prose."""
+    if code and _is_code(token):
         return _code_latex(token)
     out, pos = [], 0
     for m in _ATOM.finditer(token):
@@ -118,23 +182,46 @@ def _token_latex(token: str, where: str) -> str:
     return "".join(out)
 
 
+def _code_end(parts: list[str], i: int) -> int:
+    """The index of the last token of the code span that starts at ``parts[i]``: the token itself, or where
+    the brackets it opens close (``i`` when they never do, or when a token on the way is not SymPy's ASCII
+    printing: prose such as ``exp(−lr Θ t)`` is not one span)."""
+    def printed(token: str) -> bool:
+        return token == "·" or token.isascii()
+
+    depth, j = _depth(parts[i]), i
+    while depth > 0 and j + 2 < len(parts) and printed(parts[j]):
+        j += 2
+        depth += _depth(parts[j])
+    return j if depth <= 0 and printed(parts[j]) else i
+
+
 def prose_latex(text: str, names: dict[str, str] | None = None) -> str:
     """``text`` as LaTeX (see the module docstring); ``names`` maps identifiers (a result's parameter names,
     ``sigma_w2``) to their LaTeX (``\\sigma_w^2``), typeset in math mode wherever they stand as a word."""
     parts = re.split(r"(\s+)", text)
-    out = []
-    for token in parts:
+    out, i = [], 0
+    while i < len(parts):
+        token = parts[i]
         if not token or token.isspace():
             out.append(token)
+            i += 1
             continue
         if token.startswith("'"):  # an opening quote
             token = "`" + token[1:]
+        end = _code_end(parts, i) if _is_code(token) else -1
+        if end >= 0 and (end > i or _depth(token) <= 0 or _STRONG_CODE.search(token)):
+            out.append(_code_span_latex("".join([token, *parts[i + 1 : end + 1]]), names))
+            i = end + 1
+            continue
+        code = end < 0  # a code token that is not a span is prose (``sin(A`` of ``sin(A − φ)``)
         if names:
-            pieces = re.split(r"(?<![A-Za-z0-9_])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
-                              + r")(?![A-Za-z0-9_(])", token)
+            pieces = _split_names(token, names)
             if len(pieces) > 1:
-                out.append("".join(rf"\ensuremath{{{names[p]}}}" if i % 2 else _token_latex(p, text) if p else ""
-                                   for i, p in enumerate(pieces)))
+                out.append("".join(rf"\ensuremath{{{names[p]}}}" if k % 2 else _token_latex(p, text, code) if p else ""
+                                   for k, p in enumerate(pieces)))
+                i += 1
                 continue
-        out.append(_token_latex(token, text))
+        out.append(_token_latex(token, text, code))
+        i += 1
     return "".join(out)

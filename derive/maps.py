@@ -719,7 +719,7 @@ def _derive_by_choice(result: Result, d: ByChoice, registry: dict):
             sub = replace(result, name=name, params=params, relations=relations, definition=stage,
                           published=published.get(value) if last else None,
                           implementation=impls.get(value) if last else None)
-            sd = derive_result(sub, local)
+            sd = derive_result(sub, local, independent=False)
             local[name] = sd
             steps += [ProofStep(f"{value}: {step.claim}", step.method) for step in sd.proof]
             solvers += [spec for spec in (sd.solver, *sd.solvers) if spec is not None and spec not in solvers]

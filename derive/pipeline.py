@@ -24,7 +24,8 @@ import sympy as sp
 
 from learndyn.derive.declaration import Family
 from learndyn.derive.derivation import Derivation, derive_result
-from learndyn.derive.emit import emit_index, emit_module
+from learndyn.derive.catalogue import emit_catalogue
+from learndyn.derive.emit import VERSIONS, emit_index, emit_module
 from learndyn.derive.latex import family_latex
 from learndyn.derive.maps import with_parts
 
@@ -119,9 +120,9 @@ def _derive_forked(family_index: int, result_index: int, registry: list[Derivati
 def _derive_serial(family: Family, progress) -> list[Derivation]:
     derivations: list[Derivation] = []
     for result in family.results:
+        derivations.append(derive_result(result, with_parts(derivations)))
         if progress:
             progress(result.name)
-        derivations.append(derive_result(result, with_parts(derivations)))
     return derivations
 
 
@@ -147,14 +148,14 @@ def _derive_parallel(families: list[Family], progress, workers: int) -> list[lis
                 while pending or running:
                     for fi, ri in [p for p in pending if deps[p[0]][p[1]] <= done[p[0]].keys()]:
                         pending.remove((fi, ri))
-                        if progress:
-                            progress(families[fi].results[ri].name)
                         registry = [done[fi][j] for j in sorted(deps[fi][ri])]
                         running[pool.submit(_derive_forked, fi, ri, registry)] = (fi, ri)
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
                         fi, ri = running.pop(future)
                         done[fi][ri] = future.result()  # a failed derivation raises here
+                        if progress:
+                            progress(families[fi].results[ri].name)
             except BaseException:
                 for future in running:
                     future.cancel()
@@ -192,15 +193,20 @@ def _store_cached(family: Family, derivations: list[Derivation]) -> None:
 
 
 def derive_families(families: Iterable[Family], *, use_cache: bool = True, progress: Callable[[str], None] | None = None,
-                    workers: int | None = None) -> list[list[Derivation]]:
+                    workers: int | None = None, planned: Callable[[int], None] | None = None) -> list[list[Derivation]]:
     """:func:`derive_family` for several families at once: the results of every family not in the cache are derived
     together in ``workers`` processes (default :func:`default_workers`, ``LEARNDYN_DERIVE_WORKERS``), so one
-    family's slow result overlaps with the others'. Serial where ``workers`` is 1 or processes cannot be forked."""
+    family's slow result overlaps with the others'. Serial where ``workers`` is 1 or processes cannot be forked.
+
+    ``planned(n)`` is told how many results will be derived (those not in the cache), before any is;
+    ``progress(name)`` is called as each of them is done."""
     import multiprocessing
 
     families = list(families)
     out: list[list[Derivation] | None] = [(_load_cached(f) if use_cache else None) for f in families]
     cold = [i for i, ds in enumerate(out) if ds is None]
+    if planned:
+        planned(sum(len(families[i].results) for i in cold))
     workers = default_workers() if workers is None else max(1, workers)
     parallel = (workers > 1 and "fork" in multiprocessing.get_all_start_methods()
                 and sum(len(families[i].results) for i in cold) > 1)
@@ -224,7 +230,8 @@ def derive_family(family: Family, *, use_cache: bool = True, progress: Callable[
 
 
 def render(derived: Iterable[tuple[Family, list[Derivation]]], *, index: bool = True) -> dict[str, str]:
-    """File name -> text for the generated modules, their LaTeX, and (for the built-ins) the index."""
+    """File name -> text for the generated modules, their LaTeX, and (for the built-ins) the index and the catalogue
+    data file ``catalogue.json`` that ``learndyn info`` reads."""
     derived = list(derived)
     files: dict[str, str] = {}
     for family, ds in derived:
@@ -232,6 +239,7 @@ def render(derived: Iterable[tuple[Family, list[Derivation]]], *, index: bool = 
         files[f"{family.name}.tex"] = family_latex(family, ds)
     if index:
         files["__init__.py"] = emit_index(derived)
+        files["catalogue.json"] = emit_catalogue(derived, VERSIONS)
     return dict(sorted(files.items()))
 
 

@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 import mpmath
 import sympy as sp
 
-__all__ = ["ProofStep", "DerivationError", "symbolic_zero", "numeric_agreement", "Prover"]
+__all__ = ["ProofStep", "IndependentReference", "DerivationError", "symbolic_zero", "numeric_agreement", "Prover"]
 
 
 class DerivationError(RuntimeError):
@@ -24,6 +24,21 @@ class ProofStep:
 
     def __str__(self) -> str:
         return f"{self.claim} — {self.method}"
+
+
+@dataclass(frozen=True)
+class IndependentReference(ProofStep):
+    """A numeric step comparing the derived form with the defining equation solved by another method
+    (:mod:`learndyn.derive.independent`). Besides the text it keeps, per point, the point (``(name, value)`` pairs:
+    floats, ints, strings, arrays as nested tuples), the independent values (``(output, value)`` pairs, values as
+    decimal strings; ``""`` names a single output), and whether the point is exact in float64 (``replay``: tier (a)
+    evaluates the generated function there); ``worst`` is the largest relative difference, ``tolerance`` the bound."""
+
+    points: tuple = ()
+    values: tuple = ()
+    replay: tuple = ()
+    worst: float = 0.0
+    tolerance: float = 1e-30
 
 
 def _split_roots(e: sp.Expr) -> sp.Expr:

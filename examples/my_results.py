@@ -1,7 +1,8 @@
-"""A family of your own: declare results here, then
+"""A family of your own: declare results here, with their simulation checks, then
 
     learndyn derive --module examples/my_results.py --out my_generated
-    learndyn verify --module examples/my_results.py --out my_generated
+    learndyn verify --module examples/my_results.py --out my_generated          # tier a and tier b
+    learndyn verify --module examples/my_results.py --out my_generated --power  # what error tier b detects
 
 ``derive`` solves and proves each result and writes ``my_generated/regression.py`` (torch) and
 ``my_generated/regression.tex``; nothing is written into the installed package.
@@ -9,16 +10,20 @@
 import math
 
 import sympy as sp
+import torch
 
 from learndyn.derive.declaration import ODE, Family, Interval, Param, Result, Source
+from learndyn.verify.tier_b import OUTPUT, Measurement, Richardson, SimulationCheck
 
 T = Param("t", Interval(0.0, math.inf, lo_closed=True), test=Interval(1e-6, 1e6, True, True), log=True,
           special=(0.0,), description="gradient-descent steps")
-S = Param("s", Interval(0.0, math.inf), test=Interval(1e-3, 1e3, True, True), log=True, description="target strength")
-U0 = Param("u0", Interval(0.0, math.inf), test=Interval(1e-9, 1e3, True, True), log=True, latex="u_0",
-           description="initial weight")
-TAU = Param("tau", Interval(0.0, math.inf), test=Interval(1e-3, 1e3, True, True), log=True, latex=r"\tau",
-            description="time constant 1/lr")
+# each parameter: its domain, the range tier a draws from (test) and the range a simulation covers (sim)
+S = Param("s", Interval(0.0, math.inf), test=Interval(1e-3, 1e3, True, True), sim=Interval(0.5, 2.0, True, True),
+          log=True, description="target strength")
+U0 = Param("u0", Interval(0.0, math.inf), test=Interval(1e-9, 1e3, True, True), sim=Interval(1e-2, 3.0, True, True),
+           log=True, latex="u_0", description="initial weight")
+TAU = Param("tau", Interval(0.0, math.inf), test=Interval(1e-3, 1e3, True, True), sim=Interval(20.0, 200.0, True, True),
+            log=True, latex=r"\tau", description="time constant 1/lr")
 
 t, s, u0, tau = (p.symbol for p in (T, S, U0, TAU))
 u = sp.Symbol("u")  # the unknown of the ODE
@@ -36,3 +41,32 @@ linear_regression_trajectory = Result(
 
 FAMILY = Family(name="regression", title="My results", results=(linear_regression_trajectory,),
                 bibliography={"saxe2014exact": "Saxe, McClelland, Ganguli. ICLR 2014."})
+
+
+def simulate_regression(case, sizes, device):
+    """Gradient descent on ``L = ½ (s − w)²`` from ``w = u0`` at ``lr = 1/tau`` and at ``lr/2`` (twice the steps, the
+    same flow times recorded), for ``5 tau`` steps: GD is the Euler method of ``tau du/dt = s − u``, so Richardson
+    ``2u(lr/2) − u(lr)`` removes its first-order error."""
+    s, u0, tau = case["s"], case["u0"], case["tau"]
+    steps = int(5 * tau)
+    runs = []
+    for k in (1, 2):
+        w = torch.tensor(u0, dtype=torch.float64, device=device)
+        records = []
+        for i in range(k * steps + 1):
+            if i % k == 0:
+                records.append(w)
+            w = w - (w - s) / (k * tau)   # w <- w - lr dL/dw
+        runs.append(torch.stack(records))
+    t = torch.arange(steps + 1, dtype=torch.float64, device=device)
+    return Measurement(args=dict(t=t, s=s, u0=u0, tau=tau), observed={OUTPUT: runs[0]}, fine={OUTPUT: runs[1]},
+                       reduce_dims=(0,), scale=max(s, u0), where=f"s={s:.3g}, u0={u0:.3g}, tau={tau:.3g}")
+
+
+# tier b, declared beside the result: which simulation runs, how it is compared, at which points
+SIMULATIONS = (
+    SimulationCheck(result="linear_regression_trajectory", title="GD on linear regression, Richardson", method="gd",
+                    simulate=simulate_regression, compare=Richardson(tol=1e-3), draws=("s", "u0", "tau"),
+                    points=({"s": 1.0, "u0": 0.01, "tau": 50.0}, {"s": 2.0, "u0": 3.0, "tau": 20.0}),
+                    examples_per_case=25),
+)

@@ -3,8 +3,9 @@
 
 """Regularisation dynamics: weight decay, denoising noise and dropout — generated torch functions (family 'regularisation').
 
-Every function takes THEORY.md's keyword names, broadcasts tensors, keeps their dtype and device
-(Python floats give float64), checks its domain unless ``check=False``, and is differentiable.
+Every function takes its result's keyword names (``learndyn info NAME`` lists them), broadcasts tensors, keeps
+their dtype and device (Python floats give float64), checks its domain unless ``check=False``, and is
+differentiable.
 """
 from __future__ import annotations
 
@@ -105,8 +106,8 @@ def weight_decay_trajectory(t, s, u0, gamma, tau, *, check: bool = True) -> torc
     r"""Mode strength of a two-layer linear network under weight decay.
 
     Defining equation: Eq(tau*Derivative(u(t), t), 2*(-gamma + s - u(t))*u(t))
-    Published form ('weight decay' (its λ* is gamma)): u(t) = (-gamma + s)*exp(t*(-2*gamma +
-      2*s)/tau)/(exp(t*(-2*gamma + 2*s)/tau) - 1 + (-gamma + s)/u0)
+    Published form (the mode dynamics of Sec. 1.3, eq. (10), with the weight-decay penalty added): u(t)
+      = (-gamma + s)*exp(t*(-2*gamma + 2*s)/tau)/(exp(t*(-2*gamma + 2*s)/tau) - 1 + (-gamma + s)/u0)
     Derived closed form: u0*(gamma - s)/(-u0 + (gamma - s + u0)*exp(2*t*(gamma - s)/tau))
     At s = gamma (removable singularity): tau*u0/(2*t*u0 + tau)
     Emitted (stable) form: Piecewise((u0/(2*t*u0*exprel(Piecewise((-2*t*(-gamma + s)/tau, (-gamma +
@@ -115,7 +116,8 @@ def weight_decay_trajectory(t, s, u0, gamma, tau, *, check: bool = True) -> torc
       (u0*exp(Piecewise((-2*t*(-gamma + s)/tau, (-gamma + s)/tau >= 0), (2*t*(-gamma + s)/tau,
       True)))/(2*t*u0*exprel(Piecewise((-2*t*(-gamma + s)/tau, (-gamma + s)/tau >= 0), (2*t*(-gamma +
       s)/tau, True)))/tau + 1), True))
-    Source: seed 000, 'weight decay' (its λ* is gamma) [saxe2014exact]
+    Source: the mode dynamics of Sec. 1.3, eq. (10), with the weight-decay penalty added
+      [saxe2014exact]; seed 000, slide “weight decay”, whose λ* is the γ here
     Domain: t ∈ [0.0, inf); s ∈ (0.0, inf); u0 ∈ (0.0, inf); gamma ∈ [0.0, inf); tau ∈ (0.0, inf)
 
     Assumptions:
@@ -140,8 +142,12 @@ def weight_decay_trajectory(t, s, u0, gamma, tau, *, check: bool = True) -> torc
     - the emitted form equals the derived form elsewhere — symbolic (SymPy simplifies the difference to
       0)
     - the emitted form at s = gamma equals the limit — symbolic (SymPy simplifies the residual to 0)
+    - independent reference: the defining equation solved by another method agrees with the derived form
+      — numeric (mpmath.odefun (Taylor series) of the initial-value problem, at the times T/k, T ∈ {1/2,
+      2}, k the initial rate; also at s = gamma against the recorded limit; 6 seeded points of the test
+      ranges at 40 digits; largest relative difference 2.0e-41, tolerance 1e-30)
     """
-    t, s, u0, gamma, tau = _as_tensors(t, s, u0, gamma, tau)
+    t, s, u0, gamma, tau = _as_tensors(t, s, u0, gamma, tau, domain=DOMAINS['weight_decay_trajectory'])
     if check:
         DOMAINS['weight_decay_trajectory'].check({'t': t, 's': s, 'u0': u0, 'gamma': gamma, 'tau': tau})
     _x0 = (1/tau)
@@ -159,8 +165,9 @@ def dae_trajectory(t, lam, eps, gamma, u0, tau, *, check: bool = True) -> torch.
     r"""Mode strength of a denoising linear autoencoder with weight decay.
 
     Defining equation: Eq(tau*Derivative(u(t), t), 2*(-gamma + lam - (eps + lam)*u(t))*u(t))
-    Published form ('autoencoder networks' (denoising)): u(t) = (-gamma + lam)*exp(t*(-2*gamma +
-      2*lam)/tau)/((eps + lam)*(exp(t*(-2*gamma + 2*lam)/tau) - 1) + (-gamma + lam)/u0)
+    Published form (its learning dynamics of a linear denoising autoencoder, mode by mode, with input
+      noise and weight decay): u(t) = (-gamma + lam)*exp(t*(-2*gamma + 2*lam)/tau)/((eps +
+      lam)*(exp(t*(-2*gamma + 2*lam)/tau) - 1) + (-gamma + lam)/u0)
     Derived closed form: u0*(gamma - lam)/(-u0*(eps + lam) + (gamma - lam + u0*(eps + gamma) - u0*(gamma
       - lam))*exp(2*t*(gamma - lam)/tau))
     At lam = gamma (removable singularity): tau*u0/(2*eps*t*u0 + 2*gamma*t*u0 + tau)
@@ -170,7 +177,8 @@ def dae_trajectory(t, lam, eps, gamma, u0, tau, *, check: bool = True) -> torch.
       (u0*exp(Piecewise((2*t*(gamma - lam)/tau, (gamma - lam)/tau <= 0), (-2*t*(gamma - lam)/tau,
       True)))/(2*t*u0*(eps + lam)*exprel(Piecewise((2*t*(gamma - lam)/tau, (gamma - lam)/tau <= 0),
       (-2*t*(gamma - lam)/tau, True)))/tau + 1), True))
-    Source: seed 000, 'autoencoder networks' (denoising) [pretorius2018learning]
+    Source: its learning dynamics of a linear denoising autoencoder, mode by mode, with input noise and
+      weight decay [pretorius2018learning]; seed 000, slide “autoencoder networks”
     Domain: t ∈ [0.0, inf); lam ∈ (0.0, inf); eps ∈ [0.0, inf); gamma ∈ [0.0, inf); u0 ∈ (0.0, inf); tau
       ∈ (0.0, inf)
 
@@ -197,8 +205,12 @@ def dae_trajectory(t, lam, eps, gamma, u0, tau, *, check: bool = True) -> torch.
     - the emitted form equals the derived form elsewhere — symbolic (SymPy simplifies the difference to
       0)
     - the emitted form at lam = gamma equals the limit — symbolic (SymPy simplifies the residual to 0)
+    - independent reference: the defining equation solved by another method agrees with the derived form
+      — numeric (mpmath.odefun (Taylor series) of the initial-value problem, at the times T/k, T ∈ {1/2,
+      2}, k the initial rate; also at lam = gamma against the recorded limit; 6 seeded points of the
+      test ranges at 40 digits; largest relative difference 1.6e-41, tolerance 1e-30)
     """
-    t, lam, eps, gamma, u0, tau = _as_tensors(t, lam, eps, gamma, u0, tau)
+    t, lam, eps, gamma, u0, tau = _as_tensors(t, lam, eps, gamma, u0, tau, domain=DOMAINS['dae_trajectory'])
     if check:
         DOMAINS['dae_trajectory'].check({'t': t, 'lam': lam, 'eps': eps, 'gamma': gamma, 'u0': u0, 'tau': tau})
     _x0 = (1/tau)
@@ -216,10 +228,12 @@ def noise_equivalent_decay(lam, eps, *, check: bool = True) -> torch.Tensor:
     r"""Weight decay with the fixed point of input noise.
 
     Defining equation: Eq((-gamma + lam)/lam, lam/(eps + lam))
-    Published form ('autoencoder networks' (denoising)): \gamma = eps*lam/(eps + lam)
+    Published form (its learning dynamics of a linear denoising autoencoder, mode by mode, with input
+      noise and weight decay): \gamma = eps*lam/(eps + lam)
     Derived closed form: eps*lam/(eps + lam)
     Emitted (stable) form: eps*lam/(eps + lam)
-    Source: seed 000, 'autoencoder networks' (denoising) [pretorius2018learning]
+    Source: its learning dynamics of a linear denoising autoencoder, mode by mode, with input noise and
+      weight decay [pretorius2018learning]; seed 000, slide “autoencoder networks”
     Domain: lam ∈ (0.0, inf); eps ∈ [0.0, inf)
 
     Assumptions:
@@ -230,8 +244,12 @@ def noise_equivalent_decay(lam, eps, *, check: bool = True) -> torch.Tensor:
     - SymPy solves the defining equation for gamma (one solution) — symbolic (sympy.solve)
     - the solution satisfies the defining equation — symbolic (SymPy simplifies the residual to 0)
     - the derived form equals the published form — symbolic (SymPy simplifies the residual to 0)
+    - independent reference: the defining equation solved by another method agrees with the derived form
+      — numeric (Newton's method on the 1 defining equation in gamma, earlier results evaluated
+      numerically, from the derived value; 3 seeded points of the test ranges at 40 digits; largest
+      relative difference 8.3e-42, tolerance 1e-30)
     """
-    lam, eps = _as_tensors(lam, eps)
+    lam, eps = _as_tensors(lam, eps, domain=DOMAINS['noise_equivalent_decay'])
     if check:
         DOMAINS['noise_equivalent_decay'].check({'lam': lam, 'eps': eps})
     return eps*lam/(eps + lam)
@@ -241,11 +259,13 @@ def dropout_expected_time(s, p, margin, tau, *, check: bool = True) -> torch.Ten
     r"""Expected time to learn one unit under dropout.
 
     Defining equation: Eq(E[t], Integral(tau/(2*v*(s - v)), (v, margin, -margin + s))/p)
-    Published form ('dropout' (its ε is margin, its Bern(ρ) is Bern(p))): \mathbb{E}[t] =
-      tau*log((-margin + s)/margin)/(p*s)
+    Published form (the mode dynamics of Sec. 1.3, eq. (10), advancing only on the steps where the unit
+      is kept): \mathbb{E}[t] = tau*log((-margin + s)/margin)/(p*s)
     Derived closed form: tau*log((-margin + s)/margin)/(p*s)
     Emitted (stable) form: tau*log1p((-2*margin + s)/margin)/(p*s)
-    Source: seed 000, 'dropout' (its ε is margin, its Bern(ρ) is Bern(p)) [saxe2014exact]
+    Source: the mode dynamics of Sec. 1.3, eq. (10), advancing only on the steps where the unit is kept
+      [saxe2014exact]; seed 000, slide “dropout”, whose ε is the margin here and whose ρ is the keep
+      probability p
     Domain: s ∈ (0.0, inf); p ∈ (0.0, 1.0]; margin ∈ (0.0, inf); tau ∈ (0.0, inf); margin < s/2
 
     Assumptions:
@@ -269,8 +289,12 @@ def dropout_expected_time(s, p, margin, tau, *, check: bool = True) -> torch.Ten
     - emitted form chosen by rewrite rule — symbolic (rewrite rule ln(N/D) -> log1p((N - D)/D); proven
       equal below)
     - the emitted form equals the derived form — symbolic (SymPy simplifies the residual to 0)
+    - independent reference: the defining equation solved by another method agrees with the derived form
+      — numeric (the active time by mpmath.quad of τ/rhs, times E[G] = Σ_k k p (1 − p)^{k−1}, summed
+      over k ≥ 1 by mpmath.nsum; 3 seeded points of the test ranges at 40 digits; largest relative
+      difference 7.6e-42, tolerance 1e-30)
     """
-    s, p, margin, tau = _as_tensors(s, p, margin, tau)
+    s, p, margin, tau = _as_tensors(s, p, margin, tau, domain=DOMAINS['dropout_expected_time'])
     if check:
         DOMAINS['dropout_expected_time'].check({'s': s, 'p': p, 'margin': margin, 'tau': tau})
     return tau*torch.log1p((-2*margin + s)/margin)/(p*s)
@@ -280,11 +304,13 @@ def dropout_time_bound(s, p, margin, tau, *, check: bool = True) -> torch.Tensor
     r"""Seed 000's upper bound on the dropout learning time.
 
     Defining equation: E[t] <= tau*log(s/margin)/(p*s)
-    Published form ('dropout' (its ε is margin, its Bern(ρ) is Bern(p))): t_{\mathrm{bound}} =
-      tau*log(s/margin)/(p*s)
+    Published form (the mode dynamics of Sec. 1.3, eq. (10), advancing only on the steps where the unit
+      is kept): t_{\mathrm{bound}} = tau*log(s/margin)/(p*s)
     Derived closed form: tau*log(s/margin)/(p*s)
     Emitted (stable) form: tau*log1p((-margin + s)/margin)/(p*s)
-    Source: seed 000, 'dropout' (its ε is margin, its Bern(ρ) is Bern(p)) [saxe2014exact]
+    Source: the mode dynamics of Sec. 1.3, eq. (10), advancing only on the steps where the unit is kept
+      [saxe2014exact]; seed 000, slide “dropout”, whose ε is the margin here and whose ρ is the keep
+      probability p
     Domain: s ∈ (0.0, inf); p ∈ (0.0, 1.0]; margin ∈ (0.0, inf); tau ∈ (0.0, inf); margin < s/2
 
     Assumptions:
@@ -302,8 +328,13 @@ def dropout_time_bound(s, p, margin, tau, *, check: bool = True) -> torch.Tensor
     - the gap is positive on the domain — numeric (positive at 24 seeded points of the test range at 50
       digits; smallest 0.00135)
     - the emitted form equals the bound — symbolic (SymPy simplifies the residual to 0)
+    - independent reference: the bound minus the independently computed dropout_expected_time is
+      positive and equals the declared gap — numeric (the bounded result, dropout_expected_time,
+      computed independently by mpmath.quad and mpmath.nsum, plus the declared gap; 3 seeded points of
+      the test ranges at 40 digits; the bound exceeds dropout_expected_time at every point, by at least
+      0.038 of it; largest relative difference 7.9e-42, tolerance 1e-30)
     """
-    s, p, margin, tau = _as_tensors(s, p, margin, tau)
+    s, p, margin, tau = _as_tensors(s, p, margin, tau, domain=DOMAINS['dropout_time_bound'])
     if check:
         DOMAINS['dropout_time_bound'].check({'s': s, 'p': p, 'margin': margin, 'tau': tau})
     return tau*torch.log1p((-margin + s)/margin)/(p*s)
@@ -315,7 +346,9 @@ def dropout_trajectory(t, s, p, u0, tau, *, check: bool = True) -> torch.Tensor:
     Defining equation: Eq(tau*Derivative(u(t), t), 2*p*(s - u(t))*u(t))
     Derived closed form: s*u0*exp(2*p*s*t/tau)/(s + u0*exp(2*p*s*t/tau) - u0)
     Emitted (stable) form: u0/(2*p*t*u0*exprel(-2*p*s*t/tau)/tau + exp(-2*p*s*t/tau))
-    Source: seed 000, 'dropout' (its ε is margin, its Bern(ρ) is Bern(p)) [saxe2014exact]
+    Source: the mode dynamics of Sec. 1.3, eq. (10), advancing only on the steps where the unit is kept
+      [saxe2014exact]; seed 000, slide “dropout”, whose ε is the margin here and whose ρ is the keep
+      probability p
     Domain: t ∈ [0.0, inf); s ∈ (0.0, inf); p ∈ (0.0, 1.0]; u0 ∈ (0.0, inf); tau ∈ (0.0, inf)
 
     Assumptions:
@@ -333,8 +366,12 @@ def dropout_trajectory(t, s, p, u0, tau, *, check: bool = True) -> torch.Tensor:
       + b u0 t exprel(z)) for a >= 0, u0 e^z / (1 + b u0 t exprel(z)) for a < 0 (e^z and exprel(z) once
       for both); proven equal below)
     - the emitted form equals the derived form — symbolic (SymPy simplifies the difference to 0)
+    - independent reference: the defining equation solved by another method agrees with the derived form
+      — numeric (mpmath.odefun (Taylor series) of the initial-value problem, at the times T/k, T ∈ {1/2,
+      2}, k the initial rate; 4 seeded points of the test ranges at 40 digits; largest relative
+      difference 1.1e-41, tolerance 1e-30)
     """
-    t, s, p, u0, tau = _as_tensors(t, s, p, u0, tau)
+    t, s, p, u0, tau = _as_tensors(t, s, p, u0, tau, domain=DOMAINS['dropout_trajectory'])
     if check:
         DOMAINS['dropout_trajectory'].check({'t': t, 's': s, 'p': p, 'u0': u0, 'tau': tau})
     _x0 = 2*p*t/tau
@@ -348,7 +385,9 @@ def inverted_dropout_trajectory(t, s, p, u0, tau, *, check: bool = True) -> torc
     Defining equation: Eq(tau*Derivative(u(t), t), 2*(s - u(t)/p)*u(t))
     Derived closed form: p*s*u0*exp(2*s*t/tau)/(p*s + u0*exp(2*s*t/tau) - u0)
     Emitted (stable) form: u0/(exp(-2*s*t/tau) + 2*t*u0*exprel(-2*s*t/tau)/(p*tau))
-    Source: seed 000, 'dropout' (its ε is margin, its Bern(ρ) is Bern(p)) [saxe2014exact]
+    Source: the mode dynamics of Sec. 1.3, eq. (10), advancing only on the steps where the unit is kept
+      [saxe2014exact]; seed 000, slide “dropout”, whose ε is the margin here and whose ρ is the keep
+      probability p
     Domain: t ∈ [0.0, inf); s ∈ (0.0, inf); p ∈ (0.0, 1.0]; u0 ∈ (0.0, inf); tau ∈ (0.0, inf)
 
     Assumptions:
@@ -365,8 +404,12 @@ def inverted_dropout_trajectory(t, s, p, u0, tau, *, check: bool = True) -> torc
       + b u0 t exprel(z)) for a >= 0, u0 e^z / (1 + b u0 t exprel(z)) for a < 0 (e^z and exprel(z) once
       for both); proven equal below)
     - the emitted form equals the derived form — symbolic (SymPy simplifies the difference to 0)
+    - independent reference: the defining equation solved by another method agrees with the derived form
+      — numeric (mpmath.odefun (Taylor series) of the initial-value problem, at the times T/k, T ∈ {1/2,
+      2}, k the initial rate; 4 seeded points of the test ranges at 40 digits; largest relative
+      difference 6.2e-42, tolerance 1e-30)
     """
-    t, s, p, u0, tau = _as_tensors(t, s, p, u0, tau)
+    t, s, p, u0, tau = _as_tensors(t, s, p, u0, tau, domain=DOMAINS['inverted_dropout_trajectory'])
     if check:
         DOMAINS['inverted_dropout_trajectory'].check({'t': t, 's': s, 'p': p, 'u0': u0, 'tau': tau})
     _x0 = 2*t/tau

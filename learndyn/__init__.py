@@ -5,9 +5,38 @@
 >>> f = learndyn.function("scalar_trajectory")          # generated torch function
 >>> f(t=100.0, x=1.0, y=2.0, u0=1e-3, lr=0.01)
 >>> learndyn.result("scalar_trajectory").proof          # declaration, derivation and proof record
+
+Importing the package is cheap: the public names are loaded on first use (PEP 562), so ``learndyn --help``,
+``learndyn list`` and ``learndyn info`` never import torch or SymPy.
 """
-from learndyn.api import claims, family_of, figure_data, function, result, results
-from learndyn.domain import DomainError
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = ["results", "function", "result", "claims", "family_of", "figure_data", "DomainError", "__version__"]
 __version__ = "0.1.0"
+
+#: public name -> the module that defines it (imported on first access)
+_LAZY = {
+    "results": "learndyn.api",
+    "function": "learndyn.api",
+    "result": "learndyn.api",
+    "claims": "learndyn.api",
+    "family_of": "learndyn.api",
+    "figure_data": "learndyn.api",
+    "DomainError": "learndyn.domain",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'learndyn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

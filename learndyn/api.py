@@ -38,10 +38,12 @@ def family_of(name: str) -> str:
 
 
 def function(name: str, *, check: bool = True) -> Callable[..., Any]:
-    """The generated torch function of result ``name``, called with THEORY.md's keyword names.
+    """The generated torch function of result ``name``, called with its parameters' names as keywords
+    (``learndyn info NAME`` lists them with their domains).
 
-    Out-of-domain arguments raise :class:`learndyn.DomainError` (a ``ValueError``) naming the parameter,
-    its value and the domain; ``check=False`` skips the checks on a hot path. An explicit closed form evaluates
+    Out-of-domain arguments raise :class:`learndyn.DomainError` (a ``ValueError``) naming the result, the parameter,
+    its value and the domain; ``check=False`` skips the range checks on a hot path, but an argument of the wrong kind
+    (a string, ``None``, a bool, a complex number, a list of strings) raises the same error either way. An explicit closed form evaluates
     inputs of :data:`learndyn.fused.MIN_ELEMENTS` elements or more in one pass compiled by ``torch.compile`` (the
     first such call per signature compiles; ``LEARNDYN_COMPILE=0`` keeps eager torch), see :mod:`learndyn.fused`.
     """
@@ -77,9 +79,20 @@ def claims(family: str | None = None) -> list:
 
 
 def figure_data(name: str, **options) -> dict:
-    """The data behind a seed figure, theory beside simulation, as a JSON-able dict (see
-    :mod:`learndyn.verify.figure_data`): ``"variance_dynamics"``, ``"correlation_dynamics"`` and
-    ``"fixed_point_vs_noise"`` (seed 001)."""
-    from learndyn.verify.figure_data import figure_data as _figure_data
+    """The data behind a figure, theory beside simulation, as a JSON-able dict: any figure ``learndyn figures``
+    draws (``learndyn.verify.figures.FIGURES``, with its agreement records; options ``seed``, ``device``,
+    ``quick``), as ``learndyn data NAME`` prints it. The three seed-001 figures ``"variance_dynamics"``,
+    ``"correlation_dynamics"`` and ``"fixed_point_vs_noise"`` also take their sizes as options (``depth``,
+    ``width``, ``networks``, …; see :mod:`learndyn.verify.figure_data`)."""
+    from learndyn.verify.figure_data import FIGURES as SEED_001
+    from learndyn.verify.figure_data import figure_data as _seed_001_data
+    from learndyn.verify.figures import FIGURES
 
-    return _figure_data(name, **options)
+    if name in SEED_001 and not set(options) <= {"seed", "device", "quick"}:
+        return _seed_001_data(name, **options)
+    if name not in FIGURES:
+        raise KeyError(f"unknown figure {name!r}; known: {', '.join(FIGURES)}")
+    from learndyn.verify.runner import default_device
+
+    return FIGURES[name].data(seed=options.get("seed", 0), device=options.get("device") or default_device(),
+                              quick=options.get("quick", False))

@@ -1,8 +1,11 @@
-"""The ``learndyn`` command: list, derive, verify, latex, eval."""
+"""The ``learndyn`` command: list, info, eval, derive, verify, latex, data, figures, report, digits, bench.
+
+Start-up is cheap: this module imports click and the standard library only; torch, SymPy and the rest are
+imported inside the commands that need them (``--help``, ``list`` and ``info`` need neither).
+"""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -10,39 +13,137 @@ import click
 
 __all__ = ["main"]
 
+SEED = click.IntRange(min=0)
+POSITIVE = click.IntRange(min=1)
+TIERS = ("a", "b", "claims")
 
-def _progress(label: str, total: int):
-    from tqdm import tqdm
 
-    return tqdm(total=total, desc=label, unit="step", file=sys.stderr, leave=False,
-                disable=None)  # disabled automatically when stderr is not a terminal
+def _error_text(exc: BaseException) -> str:
+    return str(exc.args[0]) if exc.args else str(exc)
+
+
+def _reject_claim_names(names: tuple[str, ...]) -> None:
+    """A usage error for a claim given where result names are expected, naming the results it is about."""
+    from learndyn.catalogue import load_catalogue
+
+    claims = load_catalogue()["claims"]
+    for name in names:
+        if name in claims:
+            about = " ".join(claims[name]["about"])
+            raise click.UsageError(f"{name!r} is a claim, and NAMES are results; the claim is checked with the results "
+                                   f"it is about: learndyn verify {about} --tier claims")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="learndyn")
 def main() -> None:
-    """Derive, prove, generate and verify results of the theory of learning dynamics."""
+    """Derive, prove, generate and verify results of the theory of learning dynamics.
+
+    Start with `learndyn list` (the results and claims), `learndyn info NAME` (one result: parameters and their
+    ranges, equations, assumptions, source) and `learndyn eval NAME KEY=VALUE...`."""
 
 
-@main.command("list")
+# -- the catalogue ------------------------------------------------------------------------------------------
+
+
+@main.command("list", short_help="List the results and claims, by family.")
+@click.option("--params", is_flag=True, help="Also each result's parameters with their domains.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def list_cmd(as_json: bool) -> None:
-    """List the results (by family) and the claims beside them."""
+def list_cmd(params: bool, as_json: bool) -> None:
+    """List the results (by family) and the claims beside them; `learndyn info NAME` describes one."""
     from learndyn.generated import CLAIMS, FAMILIES
 
+    if params:
+        from learndyn.catalogue import WIDTH, load_catalogue, params_summary
+
+        results = load_catalogue()["results"]
     if as_json:
-        click.echo(json.dumps({"families": {f: list(r) for f, r in FAMILIES.items()},
-                               "claims": {f: list(c) for f, c in CLAIMS.items()}}, indent=2))
+        families = {f: ({n: results[n]["params"] for n in r} if params else list(r)) for f, r in FAMILIES.items()}
+        click.echo(json.dumps({"families": families, "claims": {f: list(c) for f, c in CLAIMS.items()}}, indent=2,
+                              ensure_ascii=False))
         return
+    import textwrap
+
     for fam, names in FAMILIES.items():
         click.echo(f"{fam}:")
         for n in names:
-            click.echo(f"  {n}")
+            if params:
+                text = f"{n}({', '.join(p['name'] for p in results[n]['params'])}): {params_summary(n)}"
+                click.echo("\n".join(textwrap.wrap(text, WIDTH, initial_indent="  ", subsequent_indent="      ",
+                                                   break_long_words=False, break_on_hyphens=False)))
+            else:
+                click.echo(f"  {n}")
         for c in CLAIMS.get(fam, ()):
             click.echo(f"  claim: {c}")
 
 
-@main.command()
+@main.command(short_help="Describe a result or claim: parameters, equations, assumptions, source.")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="The catalogue's records, machine-readable.")
+def info(names: tuple[str, ...], as_json: bool) -> None:
+    """Describe results or claims from their declarations: a result's parameters (kind, domain, test range,
+    simulation range), relations, defining equation, closed forms (published, derived, emitted), outputs,
+    assumptions, source and the claims about it; a claim's statement, the results it is about and its source.
+
+    NAMES are result or claim names (`learndyn list`)."""
+    from learndyn.catalogue import describe, entry
+
+    try:
+        if as_json:
+            click.echo(json.dumps({n: entry(n)[1] for n in names}, indent=2, ensure_ascii=False))
+        else:
+            click.echo("\n\n".join(describe(n) for n in names))
+    except (KeyError, FileNotFoundError) as exc:
+        raise click.ClickException(_error_text(exc))
+
+
+@main.command("eval", short_help="Evaluate a result at given parameter values.")
+@click.argument("name")
+@click.argument("assignments", nargs=-1, metavar="KEY=VALUE...")
+def eval_cmd(name: str, assignments: tuple[str, ...]) -> None:
+    """Evaluate result NAME at KEY=VALUE arguments (`learndyn info NAME` lists its parameters).
+
+    A value is a number, comma-separated numbers (a 1-d tensor), a JSON array (`x1='[[1, 2], [3, 4]]'`) or @FILE
+    (a .npy, .csv or .json file); an integer or categorical parameter takes its value as it is; an optional array
+    (x2) may be left out. The output is a number, or JSON for a tensor or several outputs.
+
+    \b
+    learndyn eval scalar_trajectory t=100 x=1 y=2 u0=1e-3 lr=0.01
+    learndyn eval ntk_kernel x1='[[1, 0], [0.6, 0.8]]' hidden_layers=3 sigma_w2=1.5 sigma_b2=0.05 activation=erf
+    """
+    import learndyn
+    from learndyn.eval_arguments import ArgumentError, parse_assignments
+
+    try:
+        fn = learndyn.function(name)
+        family = learndyn.family_of(name)
+    except KeyError as exc:
+        raise click.ClickException(_error_text(exc))
+    import importlib
+
+    domain = importlib.import_module(f"learndyn.generated.{family}").DOMAINS[name]
+    try:
+        kwargs = parse_assignments(name, assignments, domain.params)
+    except ArgumentError as exc:
+        if exc.param is None:
+            raise click.UsageError(str(exc))
+        raise click.BadParameter(str(exc), param_hint=exc.param)
+    try:
+        value = fn(**kwargs)
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+    if hasattr(value, "_asdict"):  # several outputs (a NamedTuple)
+        click.echo(json.dumps({k: (float(v) if v.dim() == 0 else v.tolist()) for k, v in value._asdict().items()}))
+    elif value.dim() == 0:
+        click.echo(repr(float(value)))
+    else:
+        click.echo(json.dumps(value.tolist()))
+
+
+# -- derive and verify --------------------------------------------------------------------------------------
+
+
+@main.command(short_help="Derive, prove and generate every result.")
 @click.option("--check", is_flag=True, help="Exit 1 if anything generated differs from what is on disk.")
 @click.option("--module", "modules", multiple=True, metavar="PATH_OR_MODULE",
               help="Your own family module (defines FAMILY); derives only these, into --out.")
@@ -51,15 +152,17 @@ def list_cmd(as_json: bool) -> None:
 @click.option("--no-cache", is_flag=True, help="Re-derive everything (ignore cached proofs).")
 @click.option("--force", is_flag=True, help="Overwrite files in --out that learndyn did not generate.")
 def derive(check: bool, modules: tuple[str, ...], out: Path | None, no_cache: bool, force: bool) -> None:
-    """Derive, prove and generate every result (torch modules and LaTeX)."""
+    """Derive, prove and generate every result: torch modules, LaTeX and the catalogue `learndyn info` reads."""
+    from learndyn.progress import Progress
+
+    if modules and out is None:
+        raise click.UsageError("--module needs --out DIR: derive never writes your results into the package")
     from learndyn.derive.families import builtin_families, load_family_module
     from learndyn.derive.pipeline import check_outputs, default_output_dir, derive_families, render, write_outputs
     from learndyn.derive.proof import DerivationError
 
     start = time.perf_counter()
     if modules:
-        if out is None:
-            raise click.UsageError("--module needs --out DIR: derive never writes your results into the package")
         fams = [load_family_module(m) for m in modules]
     else:
         fams = builtin_families()
@@ -68,15 +171,14 @@ def derive(check: bool, modules: tuple[str, ...], out: Path | None, no_cache: bo
         except RuntimeError as exc:
             raise click.ClickException(str(exc))
     total = sum(len(f.results) for f in fams)
-    bar = _progress("derive", total)
-    try:  # every family's cold results in one pool, so one family's slow result overlaps with the others'
-        derivations = derive_families(fams, use_cache=not no_cache,
-                                      progress=lambda n: (bar.set_postfix_str(n), bar.update()))
-        derived = list(zip(fams, derivations))
-    except DerivationError as exc:
-        bar.close()
-        raise click.ClickException(f"derivation failed: {exc}")
-    bar.close()
+    # every family's cold results in one pool, so one family's slow result overlaps with the others'
+    with Progress("derive", None, unit="result") as progress:
+        try:
+            derivations = derive_families(fams, use_cache=not no_cache, progress=progress.done,
+                                          planned=progress.set_total)
+        except DerivationError as exc:
+            raise click.ClickException(f"derivation failed: {exc}")
+    derived = list(zip(fams, derivations))
     files = render(derived, index=not modules)
     if check:
         problems = check_outputs(out, files)
@@ -96,69 +198,140 @@ def derive(check: bool, modules: tuple[str, ...], out: Path | None, no_cache: bo
                f"({time.perf_counter() - start:.1f} s)")
 
 
-@main.command()
-@click.argument("names", nargs=-1)
-@click.option("--examples", default=100, show_default=True, help="Hypothesis draws per result (tier a) and batch size scale (tier b).")
-@click.option("--device", default=None, help="torch device for simulations (default: cuda if available, else cpu).")
-@click.option("--seed", default=0, show_default=True, help="Seed of every draw and every simulated network.")
-@click.option("--tier", "tiers", multiple=True, type=click.Choice(["a", "b", "claims"]), help="Only these tiers (default: all).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable results.")
-@click.option("--module", default=None, metavar="PATH_OR_MODULE", help="Verify your own family (tier a) ...")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="... generated into this folder.")
-def verify(names, examples, device, seed, tiers, as_json, module, out) -> None:
-    """Verify generated functions against mpmath (tier a) and theory against gradient descent (tier b)."""
-    from learndyn.verify.runner import VerifyConfig, default_device, run_user_family, run_verification
-
-    device = device or default_device()
+def _check_device(device: str) -> None:
     try:
         import torch
 
         torch.empty(0, device=device)
     except (RuntimeError, AssertionError) as exc:
         raise click.BadParameter(f"device {device!r} is not available: {exc}", param_hint="--device")
-    config = VerifyConfig(examples=examples, seed=seed, device=device)
-    try:
-        from tqdm import tqdm
 
-        bar = tqdm(desc="verify", file=sys.stderr, leave=False, disable=None, unit="check")
+
+@main.command(short_help="Verify the generated functions (mpmath) and the theory (trained networks).")
+@click.argument("names", nargs=-1)
+@click.option("--examples", default=100, show_default=True, type=POSITIVE,
+              help="Hypothesis draws per result (tier a) and batch size scale (tier b).")
+@click.option("--device", default=None, help="torch device for simulations (default: cuda if available, else cpu).")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of every draw and every simulated network.")
+@click.option("--tier", "tiers", multiple=True, type=click.Choice(TIERS), help="Only these tiers (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable results.")
+@click.option("--power", is_flag=True,
+              help="Also measure tier b's power: the smallest relative error of each theory its simulation checks "
+                   "detect (outputs x (1 +- d), the clock (1 + d) fast; a bound replaced by what it bounds). Runs "
+                   "tier b only unless --tier says otherwise; exit 1 if a result misses d <= 2 %.")
+@click.option("--module", default=None, metavar="PATH_OR_MODULE",
+              help="Verify your own family (tier a, and tier b from its SIMULATIONS) ...")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="... generated into this folder.")
+def verify(names, examples, device, seed, tiers, as_json, power, module, out) -> None:
+    """Verify generated functions against mpmath (tier a), the theory against simulation (tier b: networks trained
+    by gradient descent, random wide networks or Monte Carlo, as each result declares) and the claims; one row per
+    result and tier, exit 1 on any failure. --power also measures what error tier b would catch.
+
+    NAMES are result names (`learndyn list` shows them, `learndyn info NAME` describes one); without NAMES, every
+    result. The claims about the chosen results are checked with them (tier claims)."""
+    from learndyn.progress import Progress
+
+    if module is not None and out is None:
+        raise click.UsageError("--module needs --out DIR (the folder `learndyn derive --module` wrote)")
+    _reject_claim_names(names)
+    from learndyn.verify.runner import (
+        VerifyConfig, default_device, plan_user_family, plan_verification, run_power, run_user_family, run_user_power,
+        run_verification,
+    )
+    from learndyn.verify.tier_b import MeasurementCache
+
+    device = device or default_device()
+    _check_device(device)
+    config = VerifyConfig(examples=examples, seed=seed, device=device)
+    tiers = tuple(tiers) or (("b",) if power else TIERS)
+    cache = MeasurementCache()
+    power_rows = []
+    try:
         if module is not None:
-            if out is None:
-                raise click.UsageError("--module needs --out DIR (the folder `learndyn derive --module` wrote)")
-            checks = run_user_family(module, out, config=config, progress=lambda s: (bar.set_postfix_str(s), bar.update()))
+            planned = plan_user_family(module, out, tiers)
         else:
-            checks = run_verification(names or None, config=config, tiers=tuple(tiers) or ("a", "b", "claims"),
-                                      progress=lambda s: (bar.set_postfix_str(s), bar.update()))
-        bar.close()
+            planned = plan_verification(names or None, tiers)
+        total = len(planned) + (len(planned_results(planned)) if power else 0)
+        with Progress("verify", total, unit="check") as progress:
+            if module is not None:
+                checks = run_user_family(module, out, config=config, tiers=tiers, progress=progress.start, cache=cache)
+                if power:
+                    power_rows = run_user_power(module, out, config=config, progress=progress.start, cache=cache)
+            else:
+                checks = run_verification(names or None, config=config, tiers=tiers, progress=progress.start, cache=cache)
+                if power:
+                    power_rows = run_power(names or None, config=config, progress=progress.start, cache=cache)
     except (KeyError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc.args[0]) if exc.args else str(exc))
+        raise click.ClickException(_error_text(exc))
     if as_json:
         import torch
 
-        click.echo(json.dumps({"seed": seed, "device": device, "examples": examples, "torch": torch.__version__,
-                               "checks": [c.to_json() for c in checks]}, indent=2, default=str))
+        payload = {"seed": seed, "device": device, "examples": examples, "torch": torch.__version__,
+                   "checks": [c.to_json() for c in checks]}
+        if power:
+            payload["power"] = [r.to_json() for r in power_rows]
+        click.echo(json.dumps(payload, indent=2, default=str))
     else:
         from learndyn.verify.report import format_table
 
         click.echo(format_table(checks))
+        if power:
+            from learndyn.verify.tier_b import format_power_table
+
+            click.echo("")
+            click.echo(format_power_table(power_rows))
     failed = [c for c in checks if not c.passed]
-    if failed:
-        if not as_json:
-            click.echo(f"{len(failed)} of {len(checks)} checks FAILED", err=True)
+    weak = [r.result for r in power_rows if not r.meets_target]
+    if failed and not as_json:
+        click.echo(f"{len(failed)} of {len(checks)} checks FAILED", err=True)
+    if weak and not as_json:
+        click.echo(f"{len(weak)} of {len(power_rows)} results miss the power target: {', '.join(weak)}", err=True)
+    if failed or weak:
         raise SystemExit(1)
     if not as_json:
         click.echo(f"all {len(checks)} checks passed (seed {seed}, device {device})")
 
 
-@main.command()
+def planned_results(labels: list[str]) -> list[str]:
+    """The results named by tier-b progress labels (``NAME: tier b (...)``), once each, in order."""
+    out: list[str] = []
+    for label in labels:
+        name, _, rest = label.partition(": ")
+        if rest.startswith("tier b") and name not in out:
+            out.append(name)
+    return out
+
+
+# -- documents and figures ----------------------------------------------------------------------------------
+
+
+@main.command(short_help="LaTeX of results: labelled equations, assumptions, domain, source, proof.")
 @click.argument("names", nargs=-1)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write FILE.tex and its bibliography FILE.bib beside it (default: the document on stdout).")
 @click.option("--body", is_flag=True, help="Only the sections, to \\input into a paper (it needs the packages listed in its first lines).")
-@click.option("--pdf", is_flag=True, help="Also build FILE.pdf with latexmk (or pdflatex + bibtex).")
+@click.option("--pdf", is_flag=True, help="Also build FILE.pdf with latexmk (or pdflatex + bibtex); fails without a LaTeX engine.")
 @click.option("--force", is_flag=True, help="Overwrite FILE.tex / FILE.bib if they exist.")
 def latex(names, output, body, pdf, force) -> None:
-    """LaTeX of results: numbered equations labelled eq:NAME, assumptions, domain, source with citation, proof status."""
+    """LaTeX of results: numbered equations labelled eq:NAME, assumptions, domain, source with citation, proof
+    status. NAMES are result names (`learndyn list`); without NAMES, every result."""
+    if pdf:  # every refusal comes before anything is written
+        if output is None:
+            raise click.UsageError("--pdf needs -o FILE.tex")
+        if body:
+            raise click.UsageError("--pdf builds a standalone document; drop --body")
+        from learndyn.latex_build import LatexUnavailable, latex_engine
+
+        try:
+            latex_engine()
+        except LatexUnavailable as exc:
+            raise click.ClickException(f"cannot build the PDF: {exc}; drop --pdf to write the .tex only")
+    if output is not None and not force:
+        for path in (output, output.with_suffix(".bib")):
+            if path.exists():
+                raise click.ClickException(f"{path} exists; pass --force to overwrite it")
     from learndyn.derive.latex import PREAMBLE, bibliography_bibtex, latex_body, latex_document
+    from learndyn.derive.proof import DerivationError
 
     names = list(names) or None
     try:
@@ -168,119 +341,50 @@ def latex(names, output, body, pdf, force) -> None:
         else:
             text = latex_document(names, bib=output.stem if output else "learndyn")
         bib = bibliography_bibtex(names)
-    except KeyError as exc:
-        raise click.ClickException(str(exc.args[0]))
+    except (KeyError, DerivationError) as exc:
+        raise click.ClickException(_error_text(exc))
     if output is None:
-        if pdf:
-            raise click.UsageError("--pdf needs -o FILE.tex")
         click.echo(text, nl=False)
         return
     bib_path = output.with_suffix(".bib")
-    for path in (output, bib_path):
-        if path.exists() and not force:
-            raise click.ClickException(f"{path} exists; pass --force to overwrite it")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     bib_path.write_text(bib, encoding="utf-8")
     click.echo(f"wrote {output} and {bib_path}")
     if pdf:
-        if body:
-            raise click.UsageError("--pdf builds a standalone document; drop --body")
-        from learndyn.latex_build import LatexError, LatexUnavailable, build_pdf
+        from learndyn.latex_build import LatexError, build_pdf
 
         try:
             click.echo(f"wrote {build_pdf(output)}")
-        except LatexUnavailable as exc:
-            click.echo(f"skipped the PDF: {exc}", err=True)
         except LatexError as exc:
             raise click.ClickException(str(exc))
 
 
-def _parse_value(name: str, raw: str, spec):
-    from learndyn.domain import ChoiceParam, IntParam
-
-    if isinstance(spec, IntParam):
-        try:
-            return int(raw)
-        except ValueError:
-            raise click.BadParameter(f"{name}={raw!r}: expected an integer ({spec})", param_hint=name)
-    if isinstance(spec, ChoiceParam):
-        return raw
-    try:
-        parts = [float(v) for v in raw.split(",")]
-    except ValueError:
-        raise click.BadParameter(f"{name}={raw!r}: expected a number or comma-separated numbers", param_hint=name)
-    if len(parts) == 1:
-        return parts[0]
-    import torch
-
-    return torch.tensor(parts, dtype=torch.float64)
-
-
-@main.command("eval")
-@click.argument("name")
-@click.argument("assignments", nargs=-1, metavar="KEY=VALUE...")
-def eval_cmd(name: str, assignments: tuple[str, ...]) -> None:
-    """Evaluate a result, e.g. `learndyn eval scalar_trajectory t=100 x=1 y=2 u0=1e-3 lr=0.01`."""
-    import learndyn
-
-    try:
-        fn = learndyn.function(name)
-        family = learndyn.family_of(name)
-    except KeyError as exc:
-        raise click.ClickException(str(exc.args[0]))
-    import importlib
-
-    domain = importlib.import_module(f"learndyn.generated.{family}").DOMAINS[name]
-    kwargs = {}
-    for item in assignments:
-        if "=" not in item:
-            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="assignments")
-        key, raw = item.split("=", 1)
-        if key not in domain.params:
-            raise click.BadParameter(f"{name} has no parameter {key!r}; its parameters: {', '.join(domain.params)}", param_hint=key)
-        kwargs[key] = _parse_value(key, raw, domain.params[key])
-    missing = [p for p in domain.params if p not in kwargs]
-    if missing:
-        raise click.UsageError(f"{name} needs {', '.join(f'{m}=...' for m in missing)}")
-    try:
-        value = fn(**kwargs)
-    except ValueError as exc:
-        raise click.ClickException(str(exc))
-    if hasattr(value, "_asdict"):  # several outputs (a NamedTuple)
-        click.echo(json.dumps({k: (float(v) if v.dim() == 0 else v.tolist()) for k, v in value._asdict().items()}))
-    elif value.dim() == 0:
-        click.echo(repr(float(value)))
-    else:
-        click.echo(json.dumps(value.tolist()))
-
-
-@main.command("data")
+@main.command("data", short_help="The data behind a figure (theory and simulation) as JSON.")
 @click.argument("figure", required=False)
-@click.option("--seed", default=0, show_default=True, help="Seed of the simulated networks.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the simulated networks.")
 @click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
-@click.option("--networks", default=None, type=int, help="Networks per simulated curve (default 8).")
-@click.option("--width", default=None, type=int, help="Width of the simulated networks (default 1000).")
+@click.option("--quick", is_flag=True, help="Small simulations (seconds), as `learndyn figures --quick`.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON to FILE.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-def data_cmd(figure, seed, device, networks, width, output, force) -> None:
-    """The data behind a seed figure (theory and simulation) as JSON; without FIGURE, list the figures."""
-    from learndyn.verify.figure_data import FIGURES, figure_data
-    from learndyn.verify.runner import default_device
+def data_cmd(figure, seed, device, quick, output, force) -> None:
+    """The data behind FIGURE, one of the figures `learndyn figures` draws: theory, simulation, settings and the
+    agreement of the two, as JSON. Without FIGURE, list the figures."""
+    from learndyn.verify.figures import FIGURES
 
     if figure is None:
-        for name, fn in FIGURES.items():
-            click.echo(f"{name}: {(fn.__doc__ or '').strip().splitlines()[0]}")
+        for name, spec in FIGURES.items():
+            click.echo(f"{name} (seed {spec.seed}; {', '.join(spec.results)}): {spec.caption}")
         return
     if figure not in FIGURES:
         raise click.ClickException(f"unknown figure {figure!r}; known: {', '.join(FIGURES)}")
-    options = {}
-    if figure != "fixed_point_vs_noise":
-        options = dict(seed=seed, device=device or default_device())
-        options.update({k: v for k, v in (("networks", networks), ("width", width)) if v is not None})
     if output is not None and output.exists() and not force:
         raise click.ClickException(f"{output} exists; pass --force to overwrite it")
-    text = json.dumps(figure_data(figure, **options), indent=1)
+    from learndyn.verify.runner import default_device
+
+    device = device or default_device()
+    _check_device(device)
+    text = json.dumps(FIGURES[figure].data(seed=seed, device=device, quick=quick), indent=1)
     if output is None:
         click.echo(text)
     else:
@@ -288,57 +392,147 @@ def data_cmd(figure, seed, device, networks, width, output, force) -> None:
         click.echo(f"wrote {output}")
 
 
-@main.command()
-@click.option("--depths", default="1,2,4,8,16,32,64", show_default=True, help="Depths of the infinite-width rows.")
-@click.option("--trained", default="", help="Depths at which finite networks are trained too (slow), e.g. 2,8.")
-@click.option("--width", default=1024, show_default=True, help="Width of the trained networks.")
-@click.option("--steps", default=1000, show_default=True, help="Training budget in GD steps.")
-@click.option("--lr", default=1.0, show_default=True, help="Learning rate in units of n k / lambda_max (stable below 2).")
-@click.option("--n-train", default=256, show_default=True)
-@click.option("--n-test", default=512, show_default=True)
-@click.option("--seed", default=0, show_default=True)
-@click.option("--device", default="cpu", show_default=True)
+@main.command(short_help="Figures of theory against simulation, PNG and PDF.")
+@click.argument("names", nargs=-1)
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the PNG and PDF files.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of every simulated network.")
+@click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
+@click.option("--quick", is_flag=True, help="Small simulations (seconds): drafts and tests.")
+@click.option("--force", is_flag=True, help="Overwrite figures already in the folder.")
+def figures(names, out, seed, device, quick, force) -> None:
+    """Figures of theory (lines) against simulation (points), PNG and PDF. NAMES are figure names (`learndyn data`
+    lists them); without NAMES, all of them."""
+    from learndyn.progress import Progress
+    from learndyn.verify.figures import FIGURES, figure_paths, render_figures
+    from learndyn.verify.runner import default_device
+
+    selected = list(dict.fromkeys(names)) or list(FIGURES)
+    unknown = [n for n in selected if n not in FIGURES]
+    if unknown:
+        raise click.ClickException(f"unknown figure {unknown[0]!r}; known: {', '.join(FIGURES)}")
+    existing = [p for n in selected for p in figure_paths(out, n) if p.exists()]
+    if existing and not force:
+        raise click.ClickException(f"{existing[0]} exists; pass --force to overwrite it")
+    device = device or default_device()
+    _check_device(device)
+    try:
+        with Progress("figures", len(selected), unit="figure") as progress:
+            paths = render_figures(out, selected, seed=seed, device=device, quick=quick, force=force,
+                                   progress=progress.done)
+    except ImportError as exc:
+        raise click.ClickException(_error_text(exc))
+    for p in paths:
+        click.echo(f"wrote {p}")
+
+
+@main.command(short_help="The report: derivations, verification, figures and provenance, as PDF.")
+@click.argument("names", nargs=-1)
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for report.tex/.bib/.pdf, verification.json and figures/.")
+@click.option("--examples", default=100, show_default=True, type=POSITIVE, help="As for learndyn verify.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of every draw, simulated network and figure.")
+@click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
+@click.option("--tier", "tiers", multiple=True, type=click.Choice(TIERS), help="Only these tiers (default: all).")
+@click.option("--quick-figures", is_flag=True, help="Small simulations for the figures (a draft).")
+@click.option("--refresh", is_flag=True, help="Verify again even where a cached result matches.")
+@click.option("--no-pdf", is_flag=True, help="Write the LaTeX only.")
+@click.option("--force", is_flag=True, help="Overwrite a report already in the folder.")
+def report(names, out, examples, seed, device, tiers, quick_figures, refresh, no_pdf, force) -> None:
+    """The paper-ready report: derivations, verification tables, figures and provenance, built to PDF.
+
+    NAMES are result names (`learndyn list` shows them, `learndyn info NAME` describes one); without NAMES, every
+    result. The claims about the chosen results are checked with them, and the figures that show them drawn."""
+    from learndyn.progress import Progress, clock
+
+    _reject_claim_names(names)
+    from learndyn.latex_build import LatexError
+    from learndyn.verify.report_document import write_report
+    from learndyn.verify.runner import VerifyConfig, default_device, plan_verification
+
+    tiers = tuple(tiers) or TIERS
+    try:
+        planned = len(plan_verification(names or None, tiers))
+    except KeyError as exc:
+        raise click.ClickException(_error_text(exc))
+    device = device or default_device()
+    _check_device(device)
+    start = time.perf_counter()
+    steps: list[Progress] = []
+    units = {"verify": "check", "figures": "figure"}
+
+    def progress(step: str, total: int):
+        if steps:
+            steps[-1].close()
+        bar = Progress(f"report: {step}", planned if step == "verify" else (total or None), unit=units.get(step, "step"))
+        steps.append(bar)
+        return bar.done if step == "figures" else bar.start  # figures report each one as it is written
+
+    config = VerifyConfig(examples=examples, seed=seed, device=device)
+    try:
+        files = write_report(out, list(names) or None, config=config, tiers=tiers, quick_figures=quick_figures,
+                             force=force, pdf=not no_pdf, refresh=refresh, progress=progress)
+    except (FileExistsError, KeyError, LatexError) as exc:
+        for bar in steps:
+            bar.close(summary=False)
+        raise click.ClickException(_error_text(exc))
+    for bar in steps:
+        bar.close()
+    click.echo(f"wrote {files.tex}, {files.bib}, {files.verification} and {len(files.figures)} figure files"
+               + (" (verification reused from the cache)" if files.verification_reused else ""))
+    if files.pdf:
+        click.echo(f"wrote {files.pdf}")
+    elif files.pdf_skipped:
+        click.echo(f"skipped the PDF: {files.pdf_skipped}", err=True)
+    click.echo(f"report: done in {clock(time.perf_counter() - start)}", err=True)
+    if files.failed:
+        click.echo(f"{len(files.failed)} checks FAILED: {', '.join(files.failed)}", err=True)
+        raise SystemExit(1)
+
+
+# -- experiments and benchmarks -----------------------------------------------------------------------------
+
+
+def _depth_list(ctx, param, value: str) -> tuple[int, ...]:
+    try:
+        depths = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected comma-separated integers, e.g. 1,2,4")
+    if any(d < 1 for d in depths):
+        raise click.BadParameter(f"{value!r}: every depth must be at least 1")
+    return depths
+
+
+@main.command(short_help="Seed 004's trainability/generalisation experiment on digits.")
+@click.option("--depths", default="1,2,4,8,16,32,64", show_default=True, callback=_depth_list,
+              help="Depths of the infinite-width rows.")
+@click.option("--trained", default="", callback=_depth_list, help="Depths at which finite networks are trained too (slow), e.g. 2,8.")
+@click.option("--width", default=1024, show_default=True, type=POSITIVE, help="Width of the trained networks.")
+@click.option("--steps", default=1000, show_default=True, type=POSITIVE, help="Training budget in GD steps.")
+@click.option("--lr", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Learning rate in units of n k / lambda_max (stable below 2).")
+@click.option("--n-train", default=256, show_default=True, type=POSITIVE, help="Training examples.")
+@click.option("--n-test", default=512, show_default=True, type=POSITIVE, help="Test examples.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the split and the trained networks.")
+@click.option("--device", default="cpu", show_default=True, help="torch device.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable rows.")
 def digits(depths, trained, width, steps, lr, n_train, n_test, seed, device, as_json) -> None:
     """Seed 004's trainability/generalisation experiment on scikit-learn's digits (needs learndyn[digits])."""
+    from learndyn.progress import Progress
     from learndyn.verify.digits_experiment import run_digits_experiment
 
-    ints = lambda s: tuple(int(v) for v in s.split(",") if v.strip())  # noqa: E731
+    _check_device(device)
     try:
-        res = run_digits_experiment(depths=ints(depths), trained_depths=ints(trained), width=width, steps=steps, lr=lr,
-                                    n_train=n_train, n_test=n_test, seed=seed, device=device)
+        with Progress("digits", None, unit="step") as progress:
+            res = run_digits_experiment(depths=depths, trained_depths=trained, width=width, steps=steps, lr=lr,
+                                        n_train=n_train, n_test=n_test, seed=seed, device=device,
+                                        progress=progress.start)
     except ImportError as exc:
         raise click.ClickException(str(exc))
     click.echo(json.dumps(res.to_json(), indent=2) if as_json else res.to_table())
 
 
-@main.command()
-@click.argument("names", nargs=-1)
-@click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for the PNG and PDF files.")
-@click.option("--seed", default=0, show_default=True, help="Seed of every simulated network.")
-@click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
-@click.option("--quick", is_flag=True, help="Small simulations (seconds): drafts and tests.")
-@click.option("--force", is_flag=True, help="Overwrite figures already in the folder.")
-def figures(names, out, seed, device, quick, force) -> None:
-    """Figures of theory (lines) against simulation (points), PNG and PDF; without NAMES, all of them."""
-    from learndyn.verify.figures import render_figures
-    from learndyn.verify.runner import default_device
-
-    try:
-        from tqdm import tqdm
-
-        bar = tqdm(desc="figures", file=sys.stderr, leave=False, disable=None, unit="figure")
-        paths = render_figures(out, list(names) or None, seed=seed, device=device or default_device(), quick=quick,
-                               force=force, progress=lambda s: (bar.set_postfix_str(s), bar.update()))
-        bar.close()
-    except (KeyError, FileExistsError, ImportError) as exc:
-        raise click.ClickException(str(exc.args[0]) if exc.args else str(exc))
-    for p in paths:
-        click.echo(f"wrote {p}")
-
-
-@main.command()
+@main.command(short_help="Benchmarks, each a ratio against a baseline of the same run.")
 @click.option("--group", "groups", multiple=True, type=click.Choice(["closed_forms", "solvers", "simulation", "derive"]),
               help="Only these groups (default: all four).")
 @click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
@@ -351,53 +545,6 @@ def bench(groups, device, quick, as_json) -> None:
 
     report = run_bench(tuple(groups) or None, device=device or default_device(), quick=quick)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.to_table())
-
-
-@main.command()
-@click.argument("names", nargs=-1)
-@click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for report.tex/.bib/.pdf, verification.json and figures/.")
-@click.option("--examples", default=100, show_default=True, help="As for learndyn verify.")
-@click.option("--seed", default=0, show_default=True, help="Seed of every draw, simulated network and figure.")
-@click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
-@click.option("--tier", "tiers", multiple=True, type=click.Choice(["a", "b", "claims"]), help="Only these tiers (default: all).")
-@click.option("--quick-figures", is_flag=True, help="Small simulations for the figures (a draft).")
-@click.option("--refresh", is_flag=True, help="Verify again even where a cached result matches.")
-@click.option("--no-pdf", is_flag=True, help="Write the LaTeX only.")
-@click.option("--force", is_flag=True, help="Overwrite a report already in the folder.")
-def report(names, out, examples, seed, device, tiers, quick_figures, refresh, no_pdf, force) -> None:
-    """The paper-ready report: derivations, verification tables, figures and provenance, built to PDF."""
-    from tqdm import tqdm
-
-    from learndyn.latex_build import LatexError
-    from learndyn.verify.report_document import write_report
-    from learndyn.verify.runner import VerifyConfig, default_device
-
-    bars = []
-
-    def progress(step: str, total: int):
-        bar = tqdm(total=total or None, desc=step, file=sys.stderr, leave=False, disable=None)
-        bars.append(bar)
-        return lambda item: (bar.set_postfix_str(str(item)[:40]), bar.update())
-
-    config = VerifyConfig(examples=examples, seed=seed, device=device or default_device())
-    try:
-        files = write_report(out, list(names) or None, config=config, tiers=tuple(tiers) or ("a", "b", "claims"),
-                             quick_figures=quick_figures, force=force, pdf=not no_pdf, refresh=refresh, progress=progress)
-    except (FileExistsError, KeyError, LatexError) as exc:
-        raise click.ClickException(str(exc.args[0]) if exc.args else str(exc))
-    finally:
-        for bar in bars:
-            bar.close()
-    click.echo(f"wrote {files.tex}, {files.bib}, {files.verification} and {len(files.figures)} figure files"
-               + (" (verification reused from the cache)" if files.verification_reused else ""))
-    if files.pdf:
-        click.echo(f"wrote {files.pdf}")
-    elif files.pdf_skipped:
-        click.echo(f"skipped the PDF: {files.pdf_skipped}", err=True)
-    if files.failed:
-        click.echo(f"{len(files.failed)} checks FAILED: {', '.join(files.failed)}", err=True)
-        raise SystemExit(1)
 
 
 if __name__ == "__main__":

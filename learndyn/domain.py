@@ -12,11 +12,31 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-__all__ = ["Interval", "Relation", "Domain", "DomainError", "IntParam", "ChoiceParam", "ArrayParam"]
+__all__ = ["Interval", "Relation", "Domain", "DomainError", "IntParam", "ChoiceParam", "ArrayParam", "show_value",
+           "is_real_value"]
 
 
 class DomainError(ValueError):
     """An argument outside the domain of a result; names the parameter, its value and the domain."""
+
+
+def show_value(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` for an error message: a tensor as its dtype and shape (and its value when it has one
+    element), anything else cut to ``limit`` characters."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 1 and value.dim() == 0:
+            return f"{value.item()!r} (a {str(value.dtype).removeprefix('torch.')} tensor)"
+        return f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {tuple(value.shape)}"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def is_real_value(value: Any) -> bool:
+    """Whether ``value`` is of the kind a real parameter takes: a Python ``int``/``float`` (not ``bool``) or a
+    real, non-boolean tensor (the conversion at the boundary makes it floating)."""
+    if isinstance(value, torch.Tensor):
+        return not (value.is_complex() or value.dtype == torch.bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _fmt(x: float) -> str:
@@ -132,6 +152,35 @@ class Domain:
     params: Mapping[str, Any]
     relations: tuple[Relation, ...] = ()
 
+    def kind_error(self, name: str, value: Any) -> DomainError:
+        """The error for an argument of the wrong kind (a string, ``None``, a bool, a complex number, a list of
+        strings …): names the result, the parameter, its value and its domain."""
+        spec = self.params[name]
+        if isinstance(spec, Interval):
+            must = f"a real number or a real tensor, with {name} ∈ {spec}"
+        elif isinstance(spec, IntParam):
+            must = f"a Python int ({spec})"
+        else:
+            must = str(spec)
+        return DomainError(f"{self.result}: parameter '{name}' = {show_value(value)} must be {must}")
+
+    def check_kinds(self, values: Mapping[str, Any]) -> None:
+        """Raise :class:`DomainError` naming the first argument of the wrong kind, without checking ranges or
+        relations: what a generated function does with ``check=False`` for its integer and categorical
+        parameters (its real and array parameters are checked as they are converted)."""
+        for name, value in values.items():
+            spec = self.params[name]
+            if isinstance(spec, Interval):
+                ok = is_real_value(value)
+            elif isinstance(spec, IntParam):
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            elif isinstance(spec, ChoiceParam):
+                ok = isinstance(value, str) and value in spec.choices
+            else:  # ArrayParam
+                ok = (value is None and spec.optional) or (isinstance(value, torch.Tensor) and value.is_floating_point())
+            if not ok:
+                raise self.kind_error(name, value)
+
     def check(self, values: Mapping[str, Any]) -> None:
         """Raise :class:`DomainError` naming the first parameter outside the domain."""
         for name, spec in self.params.items():
@@ -139,12 +188,13 @@ class Domain:
                 continue
             value = values[name]
             if isinstance(spec, Interval):
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    value = torch.tensor(float(value), dtype=torch.float64)
+                if not is_real_value(value):
+                    raise self.kind_error(name, value)
                 if not isinstance(value, torch.Tensor):
-                    raise DomainError(f"{self.result}: parameter '{name}' = {value!r} must be a real number or tensor in {spec}")
-                if isinstance(value, torch.Tensor) and (value.is_complex() or not value.is_floating_point()):
-                    raise DomainError(f"{self.result}: parameter '{name}' must be a real floating tensor or a float, got dtype {value.dtype}")
+                    value = torch.tensor(float(value), dtype=torch.float64)
+                elif not value.is_floating_point():
+                    raise DomainError(f"{self.result}: parameter '{name}' must be a real floating tensor or a float, "
+                                      f"got dtype {value.dtype}; {name} ∈ {spec}")
                 bad = ~spec.contains(value)
                 if bool(bad.any()):
                     offending = value[bad].flatten()[0].item() if value.dim() else value.item()
@@ -155,23 +205,22 @@ class Domain:
                     )
             elif isinstance(spec, IntParam):
                 if isinstance(value, bool) or not isinstance(value, int):
-                    raise DomainError(f"{self.result}: parameter '{name}' = {value!r} must be a Python int ({spec})")
+                    raise self.kind_error(name, value)
                 if value < spec.lo or (spec.hi is not None and value > spec.hi):
                     raise DomainError(f"{self.result}: parameter '{name}' = {value!r} is outside its domain: {spec}")
             elif isinstance(spec, ArrayParam):
                 if value is None and spec.optional:
                     continue
                 if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.dim() != spec.ndim:
-                    got = f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}" if isinstance(value, torch.Tensor) else repr(value)
-                    raise DomainError(f"{self.result}: parameter '{name}' = {got} must be {spec}")
+                    raise self.kind_error(name, value)
                 if not bool(torch.isfinite(value).all()):
                     raise DomainError(f"{self.result}: parameter '{name}' has non-finite entries; it must be {spec}")
                 why = spec.psd_violation(value) if spec.psd else None
                 if why:
                     raise DomainError(f"{self.result}: parameter '{name}' {why}; it must be {spec}")
             elif isinstance(spec, ChoiceParam):
-                if value not in spec.choices:
-                    raise DomainError(f"{self.result}: parameter '{name}' = {value!r} is not {spec}")
+                if not (isinstance(value, str) and value in spec.choices):
+                    raise self.kind_error(name, value)
         for rel in self.relations:
             args = {p: values[p] for p in rel.params}
             ok = rel.holds(**args)

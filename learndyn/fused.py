@@ -158,7 +158,9 @@ def compile_accurately(fn: Callable, *, dynamic: bool = True, fullgraph: bool = 
     compiled = torch.compile(fn, dynamic=dynamic, fullgraph=fullgraph, options=options)
 
     def call(*args, **kwargs):
-        with _accurate_expm1():
+        with _accurate_expm1(), warnings.catch_warnings():
+            # inductor itself still calls the deprecated torch.jit.script_method while compiling (torch 2.13): not ours
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.script_method` is deprecated", category=DeprecationWarning)
             return compiled(*args, **kwargs)
 
     call.__wrapped__ = fn
@@ -249,11 +251,15 @@ class FusedFunction:
         values = self._bind(args, kwargs)
         if values is None or _broadcast_numel(values) < MIN_ELEMENTS or self._needs_grad(values):
             return fn(*args, check=check, **kwargs)
-        if check and self._others:
+        if self._others:
+            others = {n: values[self._names.index(n)] for n in self._others}
             try:
-                Domain(self.name, self._others).check({n: values[self._names.index(n)] for n in self._others})
+                if check:
+                    Domain(self.name, self._others).check(others)
+                else:
+                    self._domain.check_kinds(others)
             except DomainError:
-                return fn(*args, check=True, **kwargs)  # raises the eager check's own (first) error
+                return fn(*args, check=check, **kwargs)  # raises the eager function's own (first) error
         try:
             values = self._as_tensors(values)
         except TypeError:
@@ -302,7 +308,7 @@ class FusedFunction:
         return torch.is_grad_enabled() and any(isinstance(v, torch.Tensor) and v.requires_grad for v in values)
 
     def _as_tensors(self, values: list) -> list:
-        reals = as_tensors(*(values[i] for i in self._reals))
+        reals = as_tensors(*(values[i] for i in self._reals), domain=self._domain)  # a DomainError names the parameter
         out = list(values)
         for i, v in zip(self._reals, reals):
             out[i] = v

@@ -322,7 +322,7 @@ def test_result_exposes_expression_domains_assumptions_source_proof() -> None:
     assert dom["y"].lo == -math.inf and dom["y"].hi == math.inf
     assert r.assumptions and any("balanced" in a for a in r.assumptions)
     assert any("y < 0" in a for a in r.assumptions)  # the decay for y < 0 is documented
-    assert r.source.seed == "000" and "eq. (2)" in r.source.where
+    assert r.source.seed == "000" and r.source.seed_where == "eq. (2)" and "Sec. 1.3" in r.source.where
     assert len(d.proof) > 0
     with pytest.raises(KeyError):
         learndyn.result("no_such_result")
@@ -442,3 +442,13 @@ def test_mode_trajectory_huge_t_and_tiny_u0() -> None:
         got = float(f(**pt))
         with mpmath.workdps(60):
             assert close(got, mp_mode(**pt)), pt
+
+
+def test_figure_data_serves_every_figure_of_learndyn_figures() -> None:
+    """``learndyn.figure_data`` serves what ``learndyn data`` serves: every figure in learndyn.verify.figures."""
+    from learndyn.verify.figures import FIGURES
+
+    data = learndyn.figure_data("scalar_learning_curve", quick=True)
+    assert data == FIGURES["scalar_learning_curve"].data(seed=0, device="cpu", quick=True)
+    with pytest.raises(KeyError, match="unknown figure"):
+        learndyn.figure_data("no_such_figure")

@@ -113,3 +113,28 @@ def test_naive_kernel_recursion_agrees_with_learndyn_on_generic_inputs() -> None
             ours = learndyn.function(name)(x, None, 3, w, b, activation)
             theirs = naive_kernel(x, 3, w, b, activation, output)
             assert torch.allclose(ours, theirs, rtol=1e-10, atol=0), (name, activation)
+
+
+def test_pure_python_reference_solver_converges_to_float64() -> None:
+    """The baseline used without scipy (the README's test command installs none) meets float64 convergence on
+    roots of every scale, and the solver group runs with it."""
+    from learndyn.bench.solvers import illinois
+
+    for target in (2.0 ** (1 / 3), 1e-200, 7.5e150, 0.3):
+        for g in (lambda x: math.log(x / target), lambda x: (x / target) ** 3 - 1.0):
+            root = illinois(g, target / 4, target * 4)
+            assert abs(root - target) <= 8 * math.ulp(target), (target, root)
+
+
+def test_solver_group_without_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from learndyn.bench import solvers
+
+    solvers.reference_solver.cache_clear()
+    monkeypatch.setitem(__import__("sys").modules, "scipy", None)
+    monkeypatch.setitem(__import__("sys").modules, "scipy.optimize", None)
+    try:
+        assert solvers.reference_solver().startswith("Illinois")
+        rows = solvers.run_solvers(device="cpu", quick=True)
+        assert rows and all(r.ratio is None or (math.isfinite(r.ratio) and r.ratio > 0) for r in rows)
+    finally:
+        solvers.reference_solver.cache_clear()

@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from learndyn.verify import ntk_claims
-from learndyn.verify.ntk_claims import NTK_CLAIMS
+from learndyn.verify.families import ntk_claims
+from learndyn.verify.families.ntk_claims import NTK_CLAIMS
 from learndyn.verify.runner import VerifyConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -21,7 +21,7 @@ import math
 import pytest
 import torch
 
-from learndyn.verify.simulate import JacobianSpectrum, Propagation, jacobian_spectrum, propagate
+from learndyn.verify.simulate import JacobianSpectrum, Propagation, jacobian_spectrum, propagate, propagate_units
 
 DEV = "cpu"
 F64 = torch.float64
@@ -326,3 +326,154 @@ def test_jacobian_spectrum_validation(weights: str) -> None:
     ]:
         with pytest.raises(ValueError, match=name):
             jacobian_spectrum(**(base | kw))
+
+
+# ---------------------------------------------------------------- conditional moments, propagate_units, noise
+
+
+def test_propagate_records_exact_first_layer_conditional_moments() -> None:
+    """``K¹ = σ_w² x xᵀ/n0 + σ_b²`` exactly (layer 1 given the inputs), for both samplers; ``K¹`` is the same for
+    every network."""
+    x = unit_inputs([0.0, 0.7, 2.0], n0=3) * torch.tensor([[1.0], [2.0], [0.5]], dtype=F64)
+    expected = 1.3**2 * (x @ x.T) / 3 + 0.2**2
+    for run in (propagate(x, depth=2, sigma_w=1.3, sigma_b=0.2, width=16, networks=3, seed=1, device=DEV),
+                propagate_units(x, depth=2, sigma_w=1.3, sigma_b=0.2, width=16, networks=3, seed=1, device=DEV)):
+        assert torch.allclose(run.conditional[:, 0], expected.expand(3, 3, 3), rtol=1e-14, atol=0)
+        assert torch.equal(run.conditional_variance, torch.diagonal(run.conditional, dim1=-2, dim2=-1))
+
+
+@pytest.mark.parametrize("sampler", [propagate, propagate_units], ids=["weights", "units"])
+def test_conditional_moments_are_the_mean_of_the_sampled_ones(sampler) -> None:
+    """Given layer ``l−1``, ``Q^l`` is a Wishart mean with expectation ``K^l`` (every layer, every pair of inputs):
+    the mean over 2000 networks of ``Q^l − K^l`` is 0 within 5 SE; and ``K^l`` moves with the noise (``K² ≠ K¹``
+    by far more than the SE), so a sampler that recorded the wrong ``K`` would fail."""
+    x = unit_inputs([0.0, 1.0, 2.5])
+    run = sampler(x, depth=3, sigma_w=1.4, sigma_b=0.3, width=50, networks=2000, noise="gaussian", noise_std=0.6,
+                  additive_eps=0.2, seed=17, device=DEV)
+    resid, se = mean_and_se(run.moments - run.conditional)
+    assert bool((resid.abs() <= K_SE * se + 1e-15).all()), (resid, se)
+    drift, se_drift = mean_and_se(run.conditional[:, 1] - run.conditional[:, 0])
+    assert bool((drift.abs() > 10 * se_drift).any())
+
+
+def test_propagate_units_has_the_law_of_propagate() -> None:
+    """Both samplers draw the same networks: the mean and the mean square of every ``Q^l_ab`` and ``K^l_ab``
+    (layers 2, 3; three inputs; dropout and additive noise) agree between 3000 networks of each within 5 SE of
+    the difference. A unit sampler that missed ``σ_b²``, the noise or a factor ``1/N`` would differ by ≥ 10 SE."""
+    x = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 1.5, 0.5]], dtype=F64)
+    kw = dict(depth=3, sigma_w=1.3, sigma_b=0.2, width=48, networks=3000, noise="dropout", keep=0.7, additive_eps=0.1,
+              device=DEV)
+    a, b = propagate(x, seed=1, **kw), propagate_units(x, seed=2, **kw)
+    for name in ("moments", "conditional"):
+        for power in (1, 2):
+            u, v = getattr(a, name)[:, 1:] ** power, getattr(b, name)[:, 1:] ** power
+            se = torch.sqrt(u.var(0) / u.shape[0] + v.var(0) / v.shape[0])
+            assert bool(((u.mean(0) - v.mean(0)).abs() <= K_SE * se).all()), (name, power)
+
+
+def test_propagate_units_batch_of_configurations() -> None:
+    """One call, several configurations (``sigma_w``, ``sigma_b``, ``keep`` per configuration): shapes, and each
+    configuration follows its own variance map ``q' = σ_w² q/(2 keep) + σ_b²`` (exact at any width, 5 SE)."""
+    sw = torch.tensor([1.0, 1.5, math.sqrt(1.2)], dtype=F64)
+    sb = torch.tensor([0.0, 0.3, 0.1], dtype=F64)
+    keep = torch.tensor([1.0, 0.8, 0.6], dtype=F64)
+    x = unit_inputs([0.0, 1.0]) * torch.tensor([[1.0], [2.0]], dtype=F64)
+    run = propagate_units(x, depth=5, sigma_w=sw, sigma_b=sb, noise="dropout", keep=keep, width=100, networks=512,
+                          seed=4, device=DEV)
+    assert run.moments.shape == run.conditional.shape == (3, 512, 5, 2, 2)
+    for i in range(3):
+        A, C = float(sw[i] ** 2 / (2 * keep[i])), float(sb[i] ** 2)
+        assert_variance_map(Propagation(run.moments[i]), A, C, 5)
+    single = propagate_units(x, depth=2, sigma_w=1.0, width=8, networks=2, seed=0, device=DEV)
+    assert single.moments.shape == (2, 2, 2, 2)
+
+
+def test_propagate_units_shifted_relu_and_gaussian_noise() -> None:
+    """The shifted ReLU (``alpha``) and Gaussian noise per configuration: layer 2's ``E[q²]`` is
+    ``σ_w² μ2 E φ(h¹)² + σ_b²`` with ``h¹ ~ N(0, q¹)`` (formula of :func:`test_shifted_relu_second_layer_variance`),
+    ``μ2 = 1 + noise_std²``; 5 SE over 2048 networks."""
+    sw, sb, alpha = 1.2, 0.3, torch.tensor([0.5, -0.3], dtype=F64)
+    std = torch.tensor([0.0, 0.5], dtype=F64)
+    run = propagate_units(unit_inputs([0.0]), depth=2, sigma_w=sw, sigma_b=sb, alpha=alpha, noise="gaussian",
+                          noise_std=std, width=200, networks=2048, seed=2, device=DEV)
+    q1 = sw**2 / 2 + sb**2
+    for i in range(2):
+        a = float(alpha[i])
+        t = -a / math.sqrt(q1)
+        cdf, pdf = 0.5 * math.erfc(-t / math.sqrt(2)), math.exp(-t * t / 2) / math.sqrt(2 * math.pi)
+        expected = sw**2 * (1 + float(std[i]) ** 2) * (q1 * ((1 - cdf) + t * pdf) + a**2 * cdf) + sb**2
+        m, se = mean_and_se(run.variance[i, :, 1, 0])
+        assert abs(m - expected) <= K_SE * se, (i, m, se, expected)
+
+
+def test_propagate_units_is_deterministic_given_seed() -> None:
+    kw = dict(depth=3, sigma_w=1.3, sigma_b=0.1, width=40, networks=5, noise="gaussian", noise_std=0.3,
+              additive_eps=0.1, device=DEV)
+    a, b, c = (propagate_units(X2, seed=s, **kw) for s in (4, 4, 5))
+    assert torch.equal(a.moments, b.moments) and torch.equal(a.conditional, b.conditional)
+    assert not torch.equal(a.moments, c.moments)
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        (dict(depth=0), "depth"),
+        (dict(width=0), "width"),
+        (dict(sigma_w=0.0), "sigma_w"),
+        (dict(sigma_w=torch.tensor([1.0, -1.0])), "sigma_w"),
+        (dict(sigma_w=torch.ones(2, 2)), "sigma_w"),
+        (dict(sigma_b=-0.1), "sigma_b"),
+        (dict(noise="bernoulli"), "noise"),
+        (dict(noise="dropout"), "keep"),
+        (dict(noise="dropout", keep=torch.tensor([0.5, 1.5])), "keep"),
+        (dict(keep=0.5), "keep"),
+        (dict(noise="gaussian"), "noise_std"),
+        (dict(noise="gaussian", noise_std=-0.1), "noise_std"),
+        (dict(additive_eps=float("nan")), "additive_eps"),
+        (dict(alpha=float("inf")), "alpha"),
+        (dict(sigma_w=torch.ones(2), sigma_b=torch.ones(3)), "configuration"),
+        (dict(x=torch.ones(3)), "x"),
+        (dict(x=torch.tensor([[1.0, float("nan")]])), "x"),
+    ],
+)
+def test_propagate_units_validation(kw: dict, name: str) -> None:
+    args = dict(x=X2, depth=2, sigma_w=1.0, width=8, networks=2, device=DEV) | kw
+    x = args.pop("x")
+    with pytest.raises(ValueError, match=name):
+        propagate_units(x, **args)
+
+
+def test_noise_factors_moments() -> None:
+    """``E ε = 1`` and ``E ε² = μ2``: dropout ``1/keep``, Gaussian ``1 + noise_std²`` (per configuration in front),
+    within 5 SE over 2·10⁵ draws; ``keep = 1`` and ``noise_std = 0`` give ``ε = 1`` exactly; ``"none"`` draws
+    nothing."""
+    from learndyn.verify.simulate import noise_factors
+
+    gen = torch.Generator().manual_seed(3)
+    keep = torch.tensor([[0.4], [0.8], [1.0]], dtype=F64)
+    std = torch.tensor([[0.0], [0.5], [1.2]], dtype=F64)
+    dropout = noise_factors((3, 200_000), noise="dropout", keep=keep, generator=gen)
+    gaussian = noise_factors((3, 200_000), noise="gaussian", noise_std=std, generator=gen)
+    for eps, mu2 in ((dropout, 1 / keep), (gaussian, 1 + std**2)):
+        for values, target in ((eps, torch.ones_like(mu2)), (eps**2, mu2)):
+            m, se = values.mean(-1, keepdim=True), values.std(-1, keepdim=True) / math.sqrt(values.shape[-1])
+            assert bool(((m - target).abs() <= K_SE * se + 1e-15).all()), (m, target)
+    assert torch.equal(dropout[2], torch.ones(200_000, dtype=F64)) and torch.equal(gaussian[0], dropout[2])
+    assert torch.equal(noise_factors((2, 5), noise="dropout", keep=1.0, generator=gen), torch.ones(2, 5, dtype=F64))
+    assert torch.equal(noise_factors((2, 5), noise="gaussian", noise_std=0.0, generator=gen), torch.ones(2, 5, dtype=F64))
+    state = gen.get_state()
+    assert torch.equal(noise_factors((4,), noise="none", generator=gen), torch.ones(4, dtype=F64))
+    assert torch.equal(gen.get_state(), state)
+    with pytest.raises(ValueError, match="noise"):
+        noise_factors((4,), noise="uniform", generator=gen)
+
+
+def test_inputs_with_correlations() -> None:
+    """Cosines with the first input and norms ``√n0 · scale``, exactly."""
+    from learndyn.verify.simulate import inputs_with_correlations
+
+    x = inputs_with_correlations([0.9, -0.3, 0.0], n0=16, scales=[1.0, 2.0, 0.5, 3.0], seed=5)
+    norms = x.norm(dim=1)
+    assert torch.allclose(norms, 4.0 * torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=F64), rtol=1e-13)
+    cos = (x @ x[0]) / (norms * norms[0])
+    assert torch.allclose(cos[1:], torch.tensor([0.9, -0.3, 0.0], dtype=F64), atol=1e-13)

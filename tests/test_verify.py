@@ -22,7 +22,8 @@ from learndyn.cli import main
 from learndyn.derive.registry import derivation
 from learndyn.verify.closed_form import check_closed_form
 from learndyn.verify.runner import VerifyConfig, run_verification
-from learndyn.verify.simulation_checks import SIMULATION_CHECKS
+from learndyn.verify.families import simulations
+from learndyn.verify.tier_b import MeasurementCache, judge, measure
 from learndyn.verify.strategies import edge_points
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,7 +33,8 @@ EXAMPLES = 30
 # hypothesis' own float draws concentrate on the ends and simple values of a range; the strategies mix in a
 # seeded uniform draw, so an error confined to one interior decade of six is found with a few dozen draws
 EXAMPLES_REGION = 60
-CPU = VerifyConfig(examples=25, seed=0, device="cpu")  # tier (b): examples // 25 = one batch per check
+CACHE = MeasurementCache()  # tier (b): the pinned cases are simulated once and judged against many theories
+CPU = VerifyConfig(examples=0, seed=0, device="cpu")  # tier (b) at the pinned cases only
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -184,22 +186,36 @@ def test_tier_a_is_reproducible_from_its_seed() -> None:
 # ----------------------------------------------------------------------------------------- tier (b)
 
 
+def tier_b(name: str, theory, *, cache: MeasurementCache | None = CACHE, examples: int = 0):
+    """Family 1's declared check of ``name`` at its pinned cases (and ``examples // 25`` drawn ones), judged
+    against ``theory``."""
+    (check,) = simulations()[name]
+    from learndyn.derive.registry import declaration
+
+    runs = measure(check, declaration(name), examples=examples, seed=0, device="cpu", cache=cache or MeasurementCache())
+    return judge(check, runs, theory)
+
+
 @pytest.mark.parametrize("name", FAMILY1)
 def test_tier_b_passes(name: str) -> None:
-    (check,) = SIMULATION_CHECKS[name]
-    c = check(CPU, learndyn.function(name))
-    assert c.passed, c.failure
-    assert c.examples > 0
-    assert c.worst <= 1e-3
+    j = tier_b(name, learndyn.function(name))
+    assert j.passed, j.failure
+    assert j.configurations >= 16
+    assert j.ratio <= 1
 
 
 @pytest.mark.parametrize("name", FAMILY1)
-def test_tier_b_fails_when_theory_off_by_one_percent(name: str) -> None:
-    (check,) = SIMULATION_CHECKS[name]
-    c = check(CPU, off_by(learndyn.function(name)))
-    assert not c.passed
-    assert "Richardson" in c.failure or "first order" in c.failure
-    assert c.worst > 1e-3
+@pytest.mark.parametrize("factor", [1.01, 0.99])
+def test_tier_b_fails_when_theory_off_by_one_percent(name: str, factor: float) -> None:
+    j = tier_b(name, off_by(learndyn.function(name), factor))
+    assert not j.passed
+    assert "Richardson" in j.failure or "first order" in j.failure
+
+
+@pytest.mark.parametrize("name", [n for n in FAMILY1 if "trajectory" in n])
+def test_tier_b_fails_when_the_clock_runs_two_percent_fast(name: str) -> None:
+    f = learndyn.function(name)
+    assert not tier_b(name, lambda **kw: f(**{**kw, "t": 1.02 * kw["t"]})).passed
 
 
 def test_tier_b_fails_when_theory_off_by_one_percent_only_late() -> None:
@@ -210,8 +226,26 @@ def test_tier_b_fails_when_theory_off_by_one_percent_only_late() -> None:
         v = f(**kw)
         return torch.where(v > 0.5 * kw["y"] / kw["x"], 1.01 * v, v)
 
-    (check,) = SIMULATION_CHECKS["scalar_trajectory"]
-    assert not check(CPU, wrong).passed
+    assert not tier_b("scalar_trajectory", wrong).passed
+
+
+@pytest.mark.parametrize("name", FAMILY1)
+def test_tier_b_fails_when_the_simulator_lr_is_two_percent_off(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GD run at 1.02 lr (the theory told lr) is a simulator bug the check must see."""
+    from learndyn.verify import simulate
+
+    target = "simulate_scalar_network" if name == "scalar_trajectory" else "simulate_deep_linear"
+    original = getattr(simulate, target)
+
+    def off(*args, **kw):
+        args = list(args)
+        where = 3 if target == "simulate_scalar_network" else 2  # lr's position in each signature
+        args[where] = args[where] * 1.02
+        return original(*args, **kw)
+
+    monkeypatch.setattr(simulate, target, off)
+    j = tier_b(name, learndyn.function(name), cache=None)
+    assert not j.passed, j.details
 
 
 # -------------------------------------------------------------------------------------- the runner
@@ -251,9 +285,9 @@ def test_cli_verify_tier_a_prints_table() -> None:
     proc = run(["verify", "scalar_trajectory", "--examples", "20", "--tier", "a", "--device", "cpu"])
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert "result / claim" in lines[0] and "tier" in lines[0] and "worst" in lines[0]
-    row = next(line for line in lines if line.startswith("scalar_trajectory"))
-    assert row.rstrip().endswith("ok")
+    assert lines[0].startswith("status") and "result / claim" in lines[0] and "tier" in lines[0] and "worst" in lines[0]
+    row = next(line for line in lines if "scalar_trajectory" in line)
+    assert row.startswith("ok ")
     assert "1 checks passed" in proc.stdout
 
 

@@ -15,7 +15,7 @@ range of depths, :func:`run_digits_experiment` reports, on a seeded train/test s
   by gradient flow to the time ``t = steps``: ``mse_train_prediction`` / ``mse_test_prediction`` with
   ``f0 = 0`` (the mean over initialisations, as neural-tangents' ``predict`` gives it): ``train_*``, ``test_*``;
 * the ``t → ∞`` mean prediction ``mean_prediction(Θ_test,train, Θ_train, Y)``: ``test_accuracy_inf``,
-  ``test_mse_inf`` and ``mean_prediction_spread`` (:func:`learndyn.verify.ntk_claims.prediction_spread`:
+  ``test_mse_inf`` and ``mean_prediction_spread`` (:func:`learndyn.verify.families.ntk_claims.prediction_spread`:
   ``std over test rows / rms(Y)``, 0 when the prediction no longer depends on the input);
 * ``steps_to_fit``: the number of steps (at ``lr_abs``, gradient flow) after which the train MSE has fallen to
   ``FIT_FRACTION = 1 %`` of its value at ``t = 0`` (``mean(Y²) = 0.09``), read off a log-spaced grid of ``t`` up to
@@ -53,7 +53,7 @@ from typing import Sequence
 
 import torch
 
-from learndyn.verify.ntk_claims import _f, prediction_spread
+from learndyn.verify.families.ntk_claims import _f, prediction_spread
 
 __all__ = ["DigitsRow", "DigitsResult", "run_digits_experiment", "FIT_FRACTION", "RESOLVED", "main"]
 

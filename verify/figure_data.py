@@ -46,8 +46,7 @@ def _noise(kind: str, strength: float) -> tuple[float, dict]:
 def variance_dynamics(*, depth: int = 15, width: int = 1000, networks: int = 8, seed: int = 0, device: str = "cpu",
                       dropout_rate: float = 0.4, gaussian_variance: float = 0.5, q0: float = 1.0) -> dict:
     """Variance ``q^l``, ``l = 1 … depth``, per noise kind and ``σ_w`` factor (0.9, 1, 1.1 of the critical)."""
-    from learndyn.verify.signal_checks import inputs_with_correlations
-    from learndyn.verify.simulate import propagate
+    from learndyn.verify.simulate import inputs_with_correlations, propagate
 
     series = []
     for kind, strength in (("dropout", dropout_rate), ("gaussian", gaussian_variance)):
@@ -77,8 +76,7 @@ def correlation_dynamics(*, depth: int = 15, width: int = 1000, networks: int = 
                          dropout_rate: float = 0.4, gaussian_variance: float = 0.5,
                          cosines: tuple[float, ...] = (0.99, 0.5, 0.0, -0.5)) -> dict:
     """Correlation ``c^l`` of the first input with each of the others (starting cosines ``cosines``), per noise."""
-    from learndyn.verify.signal_checks import inputs_with_correlations
-    from learndyn.verify.simulate import propagate
+    from learndyn.verify.simulate import inputs_with_correlations, propagate
 
     series = []
     for kind, strength in (("none", 0.0), ("dropout", dropout_rate), ("gaussian", gaussian_variance)):

@@ -11,6 +11,10 @@ Tolerance (normwise, Frobenius): a backward-stable eigendecomposition perturbs `
 ``F(Θ)v`` by at most ``n ε ‖Θ‖ max|F'| ‖v‖`` (Daleckii–Krein) plus the rounding of the products, so
 ``C n ε (‖F(Θ)‖₂ + ‖Θ‖₂ max|F'|) ‖v‖`` with ``C = 16`` (``max|F'| = s`` for ``e^{−sλ}``, ``s²/2`` for ``G``);
 the mean prediction and the condition number carry the condition number ``κ(Θ)`` instead.
+
+The row also checks the independent reference ``derive`` recorded (the matrix ODE solved by the matrix exponential,
+the linear system by LU, the characteristic polynomial's roots) and the generated function at its cases, normwise
+within ``1e-12 ‖ref‖`` (:mod:`learndyn.verify.independent`).
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import mpmath
 import sympy as sp
 import torch
 
+from learndyn.verify.independent import independent_replay
 from learndyn.verify.report import Check
 
 __all__ = ["check_flow", "flow_cases"]
@@ -167,6 +172,10 @@ def check_flow(d, fn: Callable, *, examples: int = 32, seed: int = 0) -> Check:
     passed = failure is None and worst <= 1.0
     if failure is None and not passed:
         failure = f"error {worst:.3g} times the tolerance at {where}"
+    replay = independent_replay(d, fn, normwise=True)  # the matrix ODE by expm, recorded by derive
+    if replay.failure and failure is None:
+        failure, passed = replay.failure, False
     measure = {"condition": f"|err| / ({C} n ε κ²)", "mean": f"‖err‖_F / ({C} n ε (κ + 1) ‖ref‖)"}.get(
         output, f"‖err‖_F / ({C} n ε (‖F‖ + ‖Θ‖ max|F'|) ‖v‖)")
-    return Check(d.result.name, f"a: mpmath {DPS} digits", count, worst, 1.0, measure, passed, failure, {"worst_at": where})
+    return Check(d.result.name, f"a: mpmath {DPS} digits", count, worst, 1.0, measure, passed, failure,
+                 {"worst_at": where, "independent": replay.summary})

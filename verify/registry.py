@@ -1,16 +1,11 @@
-"""Which simulation checks and claim checks verify which result: one table for every family."""
+"""The claim checks of every family, by claim (each family's ``CLAIM_CHECKS`` in ``learndyn.verify.families``).
+
+Results have no entry here: every result's tier (b) is declared (``SIMULATIONS``) beside its family in
+``verify/families/`` and collected by :func:`learndyn.verify.families.simulations`."""
 from __future__ import annotations
 
-from learndyn.verify.claims import CLAIM_CHECKS as _LINEAR_CLAIMS
-from learndyn.verify.ntk_checks import NTK_CHECKS
-from learndyn.verify.ntk_claims import NTK_CLAIMS
-from learndyn.verify.regularisation_checks import REGULARISATION_CHECKS
-from learndyn.verify.regularisation_claims import REGULARISATION_CLAIMS
-from learndyn.verify.signal_checks import SIGNAL_CHECKS
-from learndyn.verify.signal_claims import SIGNAL_CLAIMS
-from learndyn.verify.simulation_checks import SIMULATION_CHECKS as _LINEAR_CHECKS
+from learndyn.verify.families import claim_checks
 
-__all__ = ["SIMULATION_CHECKS", "CLAIM_CHECKS"]
+__all__ = ["CLAIM_CHECKS"]
 
-SIMULATION_CHECKS = {**_LINEAR_CHECKS, **REGULARISATION_CHECKS, **SIGNAL_CHECKS, **NTK_CHECKS}
-CLAIM_CHECKS = {**_LINEAR_CLAIMS, **REGULARISATION_CLAIMS, **SIGNAL_CLAIMS, **NTK_CLAIMS}
+CLAIM_CHECKS = claim_checks()

@@ -1,8 +1,10 @@
 """``learndyn verify``: both tiers for the chosen results, and the claims about them.
 
-Tier (a) compares each generated function with an mpmath evaluation of its derivation; tier (b) trains
-real networks by gradient descent (batched, seeded, on ``device``) and compares them with the theory
-(:mod:`learndyn.verify.simulation_checks`); claims are checked against simulation too.
+Tier (a) compares each generated function with an mpmath evaluation of its derivation; tier (b) runs each
+result's declared simulation checks (:mod:`learndyn.verify.families`: networks trained by gradient descent, random
+wide networks or Monte Carlo, batched, seeded, on ``device``) and compares them with the theory
+(:mod:`learndyn.verify.tier_b`); claims are checked against simulation too. :func:`run_power` measures how small an
+error of the theory tier (b) detects.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import torch
 
 from learndyn.verify.report import Check
 
-__all__ = ["VerifyConfig", "run_verification", "default_device"]
+__all__ = ["VerifyConfig", "run_verification", "plan_verification", "run_power", "plan_user_family", "run_user_family", "run_user_power", "default_device"]
 
 
 def default_device() -> str:
@@ -30,6 +32,27 @@ class VerifyConfig:
     device: str = "cpu"
 
 
+def plan_verification(names: Iterable[str] | None = None, tiers: tuple[str, ...] = ("a", "b", "claims")) -> list[str]:
+    """The labels :func:`run_verification` passes to ``progress``, in order, without running anything (so a
+    progress display knows the total); raises ``KeyError`` for an unknown name."""
+    import learndyn
+    from learndyn.derive.registry import families
+    from learndyn.verify.registry import CLAIM_CHECKS
+
+    chosen = list(names) if names else learndyn.results()
+    for n in chosen:
+        learndyn.family_of(n)
+    labels = [f"{n}: tier a" for n in chosen] if "a" in tiers else []
+    if "b" in tiers:
+        from learndyn.verify.tier_b.suite import tier_b_labels
+
+        labels += tier_b_labels(chosen)
+    if "claims" in tiers:
+        labels += [f"claim {c.name}" for fam in families() for c in fam.claims
+                   if set(c.about) & set(chosen) and c.name in CLAIM_CHECKS]
+    return labels
+
+
 def run_verification(
     names: Iterable[str] | None = None,
     *,
@@ -37,15 +60,17 @@ def run_verification(
     tiers: tuple[str, ...] = ("a", "b", "claims"),
     progress: Callable[[str], None] | None = None,
     functions: dict[str, Callable] | None = None,
+    cache=None,
 ) -> list[Check]:
     """Run the requested tiers; ``functions`` overrides the generated functions (used by the tests that
-    show a 1 % error is caught)."""
+    show a 1 % error is caught); ``cache`` (a :class:`~learndyn.verify.tier_b.MeasurementCache`) keeps tier b's
+    measurements for :func:`run_power`."""
     import learndyn
     from learndyn.derive.registry import derivation, families
     from learndyn.verify.closed_form import check_closed_form
     from learndyn.verify.flow_checks import check_flow
     from learndyn.verify.kernel_checks import check_kernel
-    from learndyn.verify.registry import CLAIM_CHECKS, SIMULATION_CHECKS
+    from learndyn.verify.registry import CLAIM_CHECKS
 
     all_names = learndyn.results()
     chosen = list(names) if names else all_names
@@ -63,11 +88,11 @@ def run_verification(
                      else check_closed_form)
             checks.append(check(d, fn, examples=config.examples, seed=config.seed))
     if "b" in tiers:
-        for n in chosen:
-            for check in SIMULATION_CHECKS.get(n, ()):
-                if progress:
-                    progress(f"{n}: tier b ({check.__name__})")
-                checks.append(_guarded(f"{n}", "b: simulation", check, config, functions.get(n) or learndyn.function(n)))
+        from learndyn.derive.registry import declaration
+        from learndyn.verify.tier_b.suite import run_tier_b
+
+        checks += run_tier_b(chosen, config=config, theories={n: functions.get(n) or learndyn.function(n) for n in chosen},
+                             results={n: declaration(n) for n in chosen}, progress=progress, cache=cache)
     if "claims" in tiers:
         for fam in families():
             for claim in fam.claims:
@@ -95,16 +120,12 @@ def _guarded(name: str, tier: str, check: Callable, *args) -> Check:
                      f"{getattr(check, '__name__', 'check')} raised {type(exc).__name__}: {first}")
 
 
-def run_user_family(module: str, out_dir, *, config: VerifyConfig = VerifyConfig(),
-                    progress: Callable[[str], None] | None = None) -> list[Check]:
-    """Tier (a) for a user's own family: its generated module in ``out_dir`` (written by
-    ``learndyn derive --module MODULE --out DIR``) against mpmath evaluations of its derivations."""
+def _user_family(module: str, out_dir):
+    """A user's family, its module (for ``SIMULATIONS``) and its generated module in ``out_dir``."""
     import importlib.util
     from pathlib import Path
 
-    from learndyn.derive.families import load_family_module
-    from learndyn.derive.pipeline import derive_family
-    from learndyn.verify.closed_form import check_closed_form
+    from learndyn.derive.families import import_family_module, load_family_module
 
     family = load_family_module(module)
     path = Path(out_dir) / f"{family.name}.py"
@@ -113,9 +134,73 @@ def run_user_family(module: str, out_dir, *, config: VerifyConfig = VerifyConfig
     spec = importlib.util.spec_from_file_location(f"learndyn_user_generated_{family.name}", path)
     generated = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generated)
+    return family, import_family_module(module), generated
+
+
+def plan_user_family(module: str, out_dir, tiers: tuple[str, ...] = ("a", "b")) -> list[str]:
+    """The labels :func:`run_user_family` passes to ``progress``, in order, without running anything."""
+    from learndyn.verify.families import simulations_of_module
+    from learndyn.verify.tier_b.suite import tier_b_labels
+
+    family, user_module, _ = _user_family(module, out_dir)
+    names = [r.name for r in family.results]
+    labels = [f"{n}: tier a" for n in names] if "a" in tiers else []
+    if "b" in tiers:
+        labels += tier_b_labels(names, declared=simulations_of_module(user_module))
+    return labels
+
+
+def run_user_family(module: str, out_dir, *, config: VerifyConfig = VerifyConfig(),
+                    tiers: tuple[str, ...] = ("a", "b"), progress: Callable[[str], None] | None = None,
+                    cache=None) -> list[Check]:
+    """A user's own family: tier (a), its generated module in ``out_dir`` (written by
+    ``learndyn derive --module MODULE --out DIR``) against mpmath evaluations of its derivations, and tier (b), the
+    simulation checks its module declares in ``SIMULATIONS`` (a result without one is a failed row)."""
+    from learndyn.derive.pipeline import derive_family
+    from learndyn.verify.closed_form import check_closed_form
+    from learndyn.verify.families import simulations_of_module
+    from learndyn.verify.tier_b.suite import run_tier_b
+
+    family, user_module, generated = _user_family(module, out_dir)
     checks = []
-    for d in derive_family(family):
-        if progress:
-            progress(f"{d.result.name}: tier a")
-        checks.append(check_closed_form(d, getattr(generated, d.result.name), examples=config.examples, seed=config.seed))
+    if "a" in tiers:
+        for d in derive_family(family):
+            if progress:
+                progress(f"{d.result.name}: tier a")
+            checks.append(check_closed_form(d, getattr(generated, d.result.name), examples=config.examples, seed=config.seed))
+    if "b" in tiers:
+        names = [r.name for r in family.results]
+        checks += run_tier_b(names, config=config, theories={n: getattr(generated, n) for n in names},
+                             results={r.name: r for r in family.results}, progress=progress, cache=cache,
+                             declared=simulations_of_module(user_module))
     return checks
+
+
+def run_user_power(module: str, out_dir, *, config: VerifyConfig = VerifyConfig(),
+                   progress: Callable[[str], None] | None = None, cache=None) -> list:
+    """The power of a user family's declared simulation checks (see :func:`run_power`)."""
+    from learndyn.verify.families import simulations_of_module
+    from learndyn.verify.tier_b.suite import run_power as _run_power
+
+    family, user_module, generated = _user_family(module, out_dir)
+    names = [r.name for r in family.results]
+    return _run_power(names, config=config, theories={n: getattr(generated, n) for n in names},
+                      results={r.name: r for r in family.results}, progress=progress, cache=cache,
+                      declared=simulations_of_module(user_module))
+
+
+def run_power(names: Iterable[str] | None = None, *, config: VerifyConfig = VerifyConfig(),
+              progress: Callable[[str], None] | None = None, functions: dict[str, Callable] | None = None,
+              cache=None) -> list:
+    """The power of every chosen result's simulation checks (:mod:`learndyn.verify.tier_b.power`): the smallest
+    relative error of the theory they detect, measured on the measurements of ``cache`` (simulated if absent)."""
+    import learndyn
+    from learndyn.derive.registry import declaration
+    from learndyn.verify.tier_b.suite import run_power as _run_power
+
+    chosen = list(names) if names else learndyn.results()
+    for n in chosen:
+        learndyn.family_of(n)
+    functions = functions or {}
+    return _run_power(chosen, config=config, theories={n: functions.get(n) or learndyn.function(n) for n in chosen},
+                      results={n: declaration(n) for n in chosen}, progress=progress, cache=cache)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterable
@@ -16,7 +17,7 @@ from typing import Callable, Iterable
 from learndyn.verify.report import Check
 from learndyn.verify.runner import VerifyConfig
 
-__all__ = ["verification_key", "cached_verification", "provenance", "source_digest"]
+__all__ = ["Verification", "verification_key", "cached_verification", "provenance", "source_digest"]
 
 _PACKAGES = ("learndyn", "torch", "sympy", "mpmath", "numpy", "hypothesis")
 #: source that verification does not run: benchmarks, figures, the report's layout, this cache, the CLI
@@ -75,24 +76,39 @@ def _check_from_json(d: dict) -> Check:
     return Check(**d)
 
 
+@dataclass
+class Verification:
+    """A verification's outcome: the checks, the power of tier (b) (JSON rows of
+    :class:`~learndyn.verify.tier_b.PowerRow`, empty without tier b), whether it was reused from the cache, its key."""
+
+    checks: list[Check]
+    power: list[dict]
+    reused: bool
+    key: str
+
+
 def cached_verification(names: list[str] | None, config: VerifyConfig, tiers: tuple[str, ...] = ("a", "b", "claims"),
-                        *, progress: Callable[[str], None] | None = None, refresh: bool = False) -> tuple[list[Check], bool, str]:
-    """``(checks, reused, key)``: the cached outcome of this verification where there is one (and not
-    ``refresh``), else a fresh run (:func:`learndyn.verify.runner.run_verification`), stored for next time."""
-    from learndyn.verify.runner import run_verification
+                        *, progress: Callable[[str], None] | None = None, refresh: bool = False) -> Verification:
+    """The cached outcome of this verification where there is one (and not ``refresh``), else a fresh run
+    (:func:`learndyn.verify.runner.run_verification`, and :func:`~learndyn.verify.runner.run_power` on the same
+    simulations where tier b runs), stored for next time."""
+    from learndyn.verify.runner import run_power, run_verification
+    from learndyn.verify.tier_b import MeasurementCache
 
     key = verification_key(names, config, tiers)
     path = _cache_file(key)
     if path.exists() and not refresh:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return [_check_from_json(c) for c in data["checks"]], True, key
+            return Verification([_check_from_json(c) for c in data["checks"]], list(data.get("power", [])), True, key)
         except (ValueError, KeyError, TypeError):
             pass  # a damaged cache file: verify again
-    checks = run_verification(names, config=config, tiers=tiers, progress=progress)
+    cache = MeasurementCache()
+    checks = run_verification(names, config=config, tiers=tiers, progress=progress, cache=cache)
+    power = [r.to_json() for r in run_power(names, config=config, cache=cache)] if "b" in tiers else []
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": key, **provenance(config), "checks": [c.to_json() for c in checks]},
-                              indent=1, default=str), encoding="utf-8")
+    tmp.write_text(json.dumps({"key": key, **provenance(config), "checks": [c.to_json() for c in checks],
+                               "power": power}, indent=1, default=str), encoding="utf-8")
     tmp.replace(path)
-    return checks, False, key
+    return Verification(checks, power, False, key)

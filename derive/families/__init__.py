@@ -18,17 +18,26 @@ def builtin_families() -> list[Family]:
     return [importlib.import_module(f"learndyn.derive.families.{name}").FAMILY for name in BUILTIN]
 
 
-def load_family_module(spec: str) -> Family:
-    """Load a user's family from a file path (``my_results.py``) or a module name (``mypkg.results``)."""
+def import_family_module(spec: str):
+    """Import a user's family module from a file path (``my_results.py``) or a module name (``mypkg.results``),
+    once per process."""
     path = Path(spec)
     if path.suffix == ".py" and path.exists():
         name = f"learndyn_user_{path.stem}"
-        module_spec = importlib.util.spec_from_file_location(name, path)
+        if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path.resolve()):
+            return sys.modules[name]
+        module_spec = importlib.util.spec_from_file_location(name, path.resolve())
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[name] = module
         module_spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(spec)
+        return module
+    return importlib.import_module(spec)
+
+
+def load_family_module(spec: str) -> Family:
+    """Load a user's family (its ``FAMILY``) from a file path (``my_results.py``) or a module name
+    (``mypkg.results``)."""
+    module = import_family_module(spec)
     family = getattr(module, "FAMILY", None)
     if not isinstance(family, Family):
         raise ValueError(f"{spec}: a family module must define FAMILY = Family(...)")

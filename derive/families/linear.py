@@ -39,9 +39,18 @@ DEPTH = Param("depth", IntParam(1), test=IntParam(1, 64), sim=IntParam(1, 6), la
 t, x, y, u0, lr, s, tau, uf, D = (p.symbol for p in (T, X, Y, U0, LR, S, TAU, UF, DEPTH))
 u = sp.Symbol("u")
 
-SAXE = Source("000", "eq. (2)", "saxe2014exact")
-SAXE_MODES = Source("000", "'Learning dynamics for deep linear networks' (Σ31 = U S Vᵀ)", "saxe2014exact")
-SAXE_DEEP = Source("003", "abstract (exact solutions for deep linear networks)", "saxe2014exact")
+# places in Saxe et al. (arXiv:1312.6120, the ICLR 2014 paper), checked against the paper's text
+_MODES_SLIDE = "slide “Learning dynamics for deep linear networks” (Σ31 = U S Vᵀ)"
+SAXE = Source("000", "Sec. 1.3, eqs. (8)–(12) (the dynamics of one mode and their solution), here for one scalar "
+              "example (x, y)", "saxe2014exact", seed_where="eq. (2)")
+SAXE_MODE = Source("000", "Sec. 1.3, eq. (12), the solution of eq. (10) for one mode of the SVD Σ31 = U S Vᵀ of eq. (3)",
+                   "saxe2014exact", seed_where=_MODES_SLIDE)
+SAXE_TIME = Source("000", "Sec. 1.3, eq. (11)", "saxe2014exact", seed_where=_MODES_SLIDE)
+SAXE_ORDER = Source("000", "Sec. 1.3 (the time a mode takes is inversely proportional to its singular value)",
+                    "saxe2014exact", seed_where=_MODES_SLIDE)
+SAXE_DEEP = Source("003", "Sec. 2, eq. (15), whose N_l − 1 weight matrices are the D here", "saxe2014exact")
+SAXE_DEPTH = Source("003", "Sec. 2 (from decoupled initial conditions the learning time stays finite as the depth "
+                    "grows; the optimal learning rate falls like 1/N_l, Supplementary Appendix B)", "saxe2014exact")
 
 BETWEEN = Relation("uf", sp.StrictGreaterThan((uf - u0) * (s - uf), 0), "uf strictly between u0 and s")
 BALANCED = "balanced start: every layer starts with the same strength along the mode (w1(0) = w2(0) = sqrt(u0))"
@@ -75,7 +84,7 @@ mode_trajectory = Result(
     published=s * _Em / (_Em - 1 + s / u0),
     symbol_tex="u(t)",
     assumptions=("one hidden layer", WHITENED, BALANCED, FLOW),
-    source=SAXE_MODES,
+    source=SAXE_MODE,
     stability="GD is stable for lr = 1/tau < 1/s (Hessian eigenvalue 2 s at the optimum)",
 )
 
@@ -88,7 +97,7 @@ mode_learning_time = Result(
     published=tau / (2 * s) * sp.log(uf * (s - u0) / (u0 * (s - uf))),
     symbol_tex="t",
     assumptions=("one hidden layer", WHITENED, BALANCED, FLOW),
-    source=SAXE_MODES,
+    source=SAXE_TIME,
 )
 
 _W = sp.Symbol("w", positive=True)  # u = s w^D makes the learning-time integrand rational
@@ -131,16 +140,16 @@ deep_mode_trajectory = Result(
 CLAIMS = (
     Claim("depth_independent_time_from_order_one_start",
           "From a start of order one (orthogonal-like, u0 = 1), D · deep_mode_time / tau does not grow with depth.",
-          ("deep_mode_time", "deep_mode_trajectory"), SAXE_DEEP),
+          ("deep_mode_time", "deep_mode_trajectory"), SAXE_DEPTH),
     Claim("time_grows_with_depth_from_small_gain",
           "With a per-layer gain a0 < 1 (u0 = a0^D), D · deep_mode_time / tau grows without bound with depth.",
-          ("deep_mode_time",), SAXE_DEEP),
+          ("deep_mode_time",), SAXE_DEPTH),
     Claim("stable_lr_shrinks_with_depth",
           "The largest Hessian eigenvalue at the optimum is D s^{2−2/D}, so the stable lr shrinks like 1/D.",
-          ("deep_mode_time", "deep_mode_trajectory"), SAXE_DEEP),
+          ("deep_mode_time", "deep_mode_trajectory"), SAXE_DEPTH),
     Claim("modes_learned_in_order_of_strength",
           "From a small random start, modes are learned in order of their singular value s.",
-          ("mode_trajectory", "deep_mode_trajectory"), SAXE_MODES),
+          ("mode_trajectory", "deep_mode_trajectory"), SAXE_ORDER),
 )
 
 FAMILY = Family(

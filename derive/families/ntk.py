@@ -33,7 +33,8 @@ C = Param("c", Interval(-INF, INF), test=Between(-1.0, 1.0, scale=("q1", "q2")),
 q1, q2, c = Q1.symbol, Q2.symbol, C.symbol
 x = sp.Symbol("x", real=True)
 
-SOURCE = Source("004", "'Training Dynamics and NTK' (kernel maps)", "xiao2020disentangling")
+SOURCE = Source("004", "its kernel maps T and Ṫ of a ReLU and an erf layer", "xiao2020disentangling",
+                seed_where="slide “Training Dynamics and NTK”")
 COVARIANCE = Relation("c", Gram2(q1, q2, c) >= 0, "c² ≤ q1 q2 (a covariance of the two variances)")
 MAP_ASSUMPTIONS = ("(u_a, u_b) ~ N(0, [[q1, c], [c, q2]]): the pre-activations of two inputs in an infinitely wide layer",
                    "emitted with det = q1 q2 − c² computed exactly (error-free products) and θ = atan2(√det, c), so the "
@@ -166,7 +167,10 @@ CARRIED = (
     ("erf", _erf_carried()),
 )
 MAPS = (("relu", ("relu_kernel_map", "relu_kernel_map_derivative")), ("erf", ("erf_kernel_map", "erf_kernel_map_derivative")))
-KERNEL_SOURCE = Source("004", "'Training Dynamics and NTK' and 'Convergence of NTK and Phase Diagram'", "xiao2020disentangling")
+# Jacot et al.'s places are checked against the paper's text (arXiv:1806.07572)
+KERNEL_SOURCE = Source("004", "Sec. 4.1, Proposition 1 (the NNGP kernel) and Theorem 1 (the limiting NTK), with the weights "
+                       "scaled by σ_w and β = σ_b", "jacot2018neural",
+                       seed_where="slides “Training Dynamics and NTK” and “Convergence of NTK and Phase Diagram”")
 KERNEL_ASSUMPTIONS = (
     "infinitely wide hidden layers, NTK parameterisation z = (σ_w/√n) W x + σ_b b with W, b ~ N(0, 1) (neural-tangents' convention)",
     "input kernel K⁰ = x1 x2ᵀ/d; hidden_layers blocks of dense then activation, then a dense readout",
@@ -203,9 +207,11 @@ w, b = SIGMA_W2.symbol, SIGMA_B2_POS.symbol
 PHASE_PARAMS = (SIGMA_W2, SIGMA_B2_POS, ACTIVATION)
 RELU_BOUNDED = Relation("sigma_w2", w < 2, "sigma_w2 < 2 for ReLU (σ_w² ≥ 2 has no finite fixed point: the variance diverges)",
                         when=("activation", "relu"))
-PHASE_SOURCE = Source("004", "'Convergence of NTK and Phase Diagram'", "xiao2020disentangling")
+PHASE_SOURCE = Source("004", "its large-depth analysis of the NNGP kernel and the NTK: the fixed point (q*, c*), χ1, the "
+                      "depth scales, the ordered and the chaotic phase", "xiao2020disentangling",
+                      seed_where="slide “Convergence of NTK and Phase Diagram”")
 PHASE_ASSUMPTIONS = (
-    "infinitely wide layers; the fixed points of the dense-then-activation map K ↦ σ_w² T(K) + σ_b² (THEORY.md, family 4)",
+    "infinitely wide layers; the fixed points of the dense-then-activation map K ↦ σ_w² T(K) + σ_b² (the layer recursion of nngp_kernel)",
     "erf: ordered phase χ1 < 1 (c* = 1), chaotic phase χ1 > 1 (c* < 1); ReLU is always ordered on its domain (χ1 = σ_w²/2 < 1)",
 )
 _qs, _cs = sp.Symbol("q_star", positive=True), sp.Symbol("c_star", real=True)
@@ -351,7 +357,12 @@ F0_TRAIN = Param("f0_train", ArrayParam(2, "(n, k)"), latex="f_0(X)", descriptio
 F0_TEST = Param("f0_test", ArrayParam(2, "(n*, k)"), latex="f_0(X_*)", description="the network's test outputs at initialisation")
 _n, _k = sp.symbols("n k", positive=True, integer=True)
 _RATE = LR.symbol / (_n * _k)
-FLOW_SOURCE = Source("004", "'Training Dynamics and NTK'", "jacot2018neural")
+FLOW_SOURCE = Source("004", "Sec. 5, “Least-squares regression”: f_t = f* + e^{−tΠ}(f0 − f*)", "jacot2018neural",
+                     seed_where="slide “Training Dynamics and NTK”")
+MEAN_SOURCE = Source("004", "Sec. 5, “Least-squares regression”: the mean of its limit t → ∞", "jacot2018neural",
+                     seed_where="slide “Convergence of NTK and Phase Diagram”")
+CONDITION_SOURCE = Source("004", "its condition number κ = λ_max/λ_min of the NTK, the measure of trainability", "xiao2020disentangling",
+                          seed_where="slide “Convergence of NTK and Phase Diagram”")
 FLOW_ASSUMPTIONS = (
     "gradient flow on L = ‖f(X) − Y‖²_F/(2 n k) with the kernel fixed at Θ (infinite width, or a wide network's "
     "linearisation): df/dt = −(lr/(n k)) Θ (f − Y)",
@@ -386,7 +397,7 @@ ntk_condition_number = Result(
     symbol_tex=r"\kappa",
     assumptions=FLOW_ASSUMPTIONS + ("κ = λ_max/λ_min: how many times slower the slowest mode trains than the fastest; inf "
                                     "where Θ is singular to round-off",),
-    source=PHASE_SOURCE,
+    source=CONDITION_SOURCE,
 )
 mean_prediction = Result(
     name="mean_prediction",
@@ -396,14 +407,14 @@ mean_prediction = Result(
     symbol_tex=r"\bar f_\infty(X_*)",
     assumptions=FLOW_ASSUMPTIONS + ("t → ∞ and E f0 = 0 (random initialisation): Θ_{*X} Θ⁻¹ Y; Θ positive definite "
                                     "(the pseudo-inverse where it is singular to round-off)",),
-    source=PHASE_SOURCE,
+    source=MEAN_SOURCE,
 )
 
 CLAIMS = (
     Claim("chaotic_phase_trains_fast_but_forgets_inputs",
           "In the chaotic phase (erf, sigma_w2 = 25, sigma_b2 = 0.05, chi1 = 3.40; inputs with K⁰_aa = 1) the NTK's diagonal "
           "grows like chi1^l while its off-diagonal stays bounded, so with depth the condition number of Θ_train tends to 1 "
-          "(deep networks train fast) but the mean prediction Θ_*X Θ⁻¹ Y tends to 0 and loses its dependence on the test inputs.",
+          "(deep networks train fast) but the mean prediction Θ_{*X} Θ⁻¹ Y tends to 0 and loses its dependence on the test inputs.",
           ("ntk_kernel", "chi1", "ntk_depth_limit", "ntk_condition_number", "mean_prediction"), PHASE_SOURCE),
     Claim("ordered_phase_generalises_but_trains_slowly",
           "In the ordered phase (erf, sigma_w2 = 0.5, sigma_b2 = 0.05, chi1 = 0.53) Θ^l tends to Θ* 11ᵀ (ntk_depth_limit) with a "

@@ -34,9 +34,15 @@ MARGIN = Param("margin", Interval(0.0, INF), test=Between(0.0, "s", 0.0, 0.5), s
 t, s, u0, tau, gamma, lam, eps, p, margin = (x.symbol for x in (T, S, U0, TAU, GAMMA, LAM, EPS, P, MARGIN))
 u = sp.Symbol("u")
 
-WD_SOURCE = Source("000", "'weight decay' (its λ* is gamma)", "saxe2014exact")
-DAE_SOURCE = Source("000", "'autoencoder networks' (denoising)", "pretorius2018learning")
-DROPOUT_SOURCE = Source("000", "'dropout' (its ε is margin, its Bern(ρ) is Bern(p))", "saxe2014exact")
+# Saxe et al.'s places are checked against the paper's text (arXiv:1312.6120); the weight-decay and dropout forms
+# themselves are seed 000's, built on that mode dynamics
+WD_SOURCE = Source("000", "the mode dynamics of Sec. 1.3, eq. (10), with the weight-decay penalty added", "saxe2014exact",
+                   seed_where="slide “weight decay”, whose λ* is the γ here")
+DAE_SOURCE = Source("000", "its learning dynamics of a linear denoising autoencoder, mode by mode, with input noise and "
+                    "weight decay", "pretorius2018learning", seed_where="slide “autoencoder networks”")
+DROPOUT_SOURCE = Source("000", "the mode dynamics of Sec. 1.3, eq. (10), advancing only on the steps where the unit is "
+                        "kept", "saxe2014exact",
+                        seed_where="slide “dropout”, whose ε is the margin here and whose ρ is the keep probability p")
 
 PENALTY = "penalty (gamma/2)(‖W1‖² + ‖W2‖²) on both layers, written out in the loss"
 MARGIN_RELATION = Relation("margin", sp.StrictLessThan(margin, s / 2), "margin < s/2")

@@ -67,9 +67,16 @@ q_star = sp.Symbol("q_star", positive=True)
 frac = sp.Symbol("active_fraction", positive=True)
 alpha_p, sigma_b_p, q_pos = ALPHA_POS.symbol, SIGMA_B_POS.symbol, Q_POS.symbol
 
-SOURCE = Source("001", "'variance dynamics' and 'correlation dynamics'", "pretorius2018critical")
-SHIFTED_SOURCE = Source("001", "'Is ReLU really the best?' (shifted ReLU)", "pretorius2018critical")
-SPECTRUM_SOURCE = Source("001", "'Is ReLU really the best?' (Jacobian spectrum)", "pennington2018emergence")
+SOURCE = Source("001", "its mean-field variance and correlation maps of noisy rectifier networks, their fixed points "
+                "and depth scales", "pretorius2018critical",
+                seed_where="slides “variance dynamics” and “correlation dynamics”")
+SHIFTED_SOURCE = Source("001", "its mean-field criticality conditions, applied here to a shifted ReLU", "pretorius2018critical",
+                        seed_where="slide “Is ReLU really the best?” (shifted ReLU)")
+SPECTRUM_SOURCE = Source("001", "its free-probability variance of the spectrum of J Jᵀ at criticality, for orthogonal and "
+                         "Gaussian weights", "pennington2018emergence",
+                         seed_where="slide “Is ReLU really the best?” (Jacobian spectrum)")
+TRAINABLE_SOURCE = Source("001", "its depth scale ξ_c of correlation propagation and the finding that networks train to "
+                          "depths of about 6 ξ_c", "schoenholz2017deep", seed_where="slide “But noise limits trainable depth”")
 
 MEAN_FIELD = "mean-field limit: infinitely wide layers (N → ∞), so pre-activations are Gaussian"
 NOISE = "multiplicative noise ε iid over units, inputs and layers, E ε = 1, E ε² = mu2, independent of the weights"
@@ -196,7 +203,7 @@ trainable_depth = Result(
     symbol_tex=r"L_{\max}",
     assumptions=correlation_depth_scale.assumptions + (
         "empirical rule: networks train to about 6 ξ_c layers (Schoenholz et al. 2017, used in seed 001's source)",),
-    source=Source("001", "'But noise limits trainable depth'", "schoenholz2017deep"),
+    source=TRAINABLE_SOURCE,
     infinite_derivative=(("mu2", 1.0, "NaN (infinite there)"),),
 )
 

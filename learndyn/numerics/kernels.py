@@ -90,6 +90,7 @@ def compose(x1: torch.Tensor, x2: torch.Tensor | None, hidden_layers: int, sigma
         return w * q1 + b, w * q2 + b, w * c + b, w * w * det + w * b * dist, w * dist, w * diff
 
     def check(l, q1, q2, theta):
+        q1, q2, theta = q1.detach(), q2.detach(), theta.detach()  # a range check, not part of the graph
         top = max(float(q1.max()), float(q2.max()), float(theta.abs().max()) if theta.numel() else 0.0)
         if not top <= OVERFLOW:
             _fail(name, hidden_layers, l, "overflows", sigma_w2, sigma_b2, activation)

@@ -98,7 +98,7 @@ def _even_series(x2: torch.Tensor, coeffs: tuple[float, ...], ratio: float) -> t
     of the first, kept under 1e-18 (all terms under ``torch.compile``, which cannot read the maximum)."""
     count = len(coeffs)
     if not torch.compiler.is_compiling() and x2.numel():
-        r = float(x2.max()) * ratio
+        r = float(x2.detach().max()) * ratio  # sizes the series: not part of the graph
         if r <= 0:
             count = 1
         elif r < 1:

@@ -1,48 +1,105 @@
 """Argument conversion shared by every generated function (THEORY.md's signature conventions)."""
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import torch
 
+from learndyn.domain import Domain, DomainError, Interval, show_value
+
 __all__ = ["as_tensors", "as_array", "broadcast_shape", "broadcast_to"]
 
 
-def as_tensors(*args: Any) -> tuple[torch.Tensor, ...]:
+def _kind_error(domain: Domain | None, index: int, value: Any) -> DomainError:
+    """The :class:`DomainError` for real argument ``index`` (the ``index``-th interval parameter of ``domain``)."""
+    if domain is not None:
+        names = [n for n, spec in domain.params.items() if isinstance(spec, Interval)]
+        if index < len(names):
+            return domain.kind_error(names[index], value)
+    return DomainError(f"argument {index + 1} = {show_value(value)} must be a real number or a real tensor")
+
+
+def _convert(value: Any, index: int, dtype: torch.dtype, device: torch.device, domain: Domain | None) -> torch.Tensor:
+    """A real argument that is neither a tensor nor a Python int/float: a numpy scalar or array, a nested list of
+    numbers, a ``fractions.Fraction``; anything else (``None``, a string, a bool, a complex number, a list of
+    strings …) raises a :class:`DomainError` naming the parameter."""
+    if value is None or isinstance(value, (bool, str, bytes, complex)):
+        raise _kind_error(domain, index, value)
+    if isinstance(value, numbers.Real) and not hasattr(value, "dtype"):  # Fraction, a SymPy Float
+        return torch.as_tensor(float(value), dtype=dtype, device=device)
+    try:
+        probe = torch.as_tensor(value)  # the kind of its entries (a list of floats infers float32: a probe only)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise _kind_error(domain, index, value) from None
+    if probe.is_complex() or probe.dtype == torch.bool:
+        raise _kind_error(domain, index, value)
+    return torch.as_tensor(value, dtype=dtype, device=device)
+
+
+def as_tensors(*args: Any, domain: Domain | None = None) -> tuple[torch.Tensor, ...]:
     """Convert real arguments to tensors of one floating dtype on one device.
 
     Python floats (and ints) alone give float64; tensors keep their dtype and device (the floating dtype
     of the tensor arguments is used for the Python numbers too; integer tensors are promoted to float64).
-    Shapes are not broadcast here: the arithmetic broadcasts.
+    Shapes are not broadcast here: the arithmetic broadcasts. An argument that is not real (``None``, a string,
+    a bool, a complex number or tensor, a list of strings …) raises a :class:`~learndyn.domain.DomainError`, also
+    with ``check=False``; ``domain`` (the result's, whose interval parameters the arguments are, in order) lets it
+    name the result, the parameter, the value and the domain.
     """
-    tensors = [a for a in args if isinstance(a, torch.Tensor)]
-    if tensors:
-        dtype = tensors[0].dtype
-        for a in tensors[1:]:
-            dtype = torch.promote_types(dtype, a.dtype)
-        if not (dtype.is_floating_point or dtype.is_complex):
-            dtype = torch.float64
-        device = tensors[0].device
-    else:
+    dtype = device = None
+    for i, a in enumerate(args):
+        if isinstance(a, torch.Tensor):
+            if a.is_complex() or a.dtype == torch.bool:
+                raise _kind_error(domain, i, a)
+            if dtype is None:
+                dtype, device = a.dtype, a.device
+            elif a.dtype != dtype:
+                dtype = torch.promote_types(dtype, a.dtype)
+    if dtype is None:
         dtype, device = torch.float64, torch.device("cpu")
+    elif not dtype.is_floating_point:
+        dtype = torch.float64
     out = []
-    for a in args:
+    for i, a in enumerate(args):
         if isinstance(a, torch.Tensor):
             out.append(a.to(dtype=dtype) if a.dtype != dtype else a)
-        elif isinstance(a, (bool,)) or a is None:
-            raise TypeError(f"expected a real number or tensor, got {a!r}")
-        else:
+        elif type(a) is float or type(a) is int:
             out.append(torch.as_tensor(a, dtype=dtype, device=device))
+        else:
+            out.append(_convert(a, i, dtype, device, domain))
     return tuple(out)
 
 
-def as_array(x: Any) -> torch.Tensor | None:
+def as_array(x: Any, name: str | None = None, domain: Domain | None = None) -> torch.Tensor | None:
     """A data argument (``x1``, a kernel matrix) as a floating tensor: tensors keep their floating dtype and
-    device (integer tensors become float64), anything else becomes a float64 tensor; ``None`` stays ``None``."""
-    if x is None or isinstance(x, torch.Tensor) and x.is_floating_point():
-        return x
+    device (integer tensors become float64), anything else becomes a float64 tensor; ``None`` stays ``None``
+    where the parameter is optional. Strings, bools, complex values and ``None`` for a required parameter raise a
+    :class:`~learndyn.domain.DomainError` naming parameter ``name`` of ``domain``'s result."""
+    def error() -> DomainError:
+        if domain is not None and name in domain.params:
+            return domain.kind_error(name, x)
+        return DomainError(f"{name or 'argument'} = {show_value(x)} must be a real tensor")
+
+    if x is None:
+        spec = domain.params.get(name) if domain is not None else None
+        if spec is not None and not getattr(spec, "optional", False):
+            raise error()
+        return None
     if isinstance(x, torch.Tensor):
+        if x.is_floating_point():
+            return x
+        if x.is_complex() or x.dtype == torch.bool:
+            raise error()
         return x.to(torch.float64)
+    if isinstance(x, (bool, str, bytes, complex)):
+        raise error()
+    try:
+        probe = torch.as_tensor(x)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise error() from None
+    if probe.is_complex() or probe.dtype == torch.bool:
+        raise error()
     return torch.as_tensor(x, dtype=torch.float64)
 
 

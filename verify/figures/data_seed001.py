@@ -11,7 +11,7 @@ publication), adds simulated ``c*`` and ``ξ_c`` points to ``fixed_point_vs_nois
   layers are independent, while ``q^l`` from ``q¹`` accumulates them), the map one layer at a time
   (``variance_after_depth(q^{l−1}, depth = 1)``), pooled over layers per network, within ``K_SE`` SE;
 * correlation: the same, plus the finite-width bias of the (nonlinear) correlation map, at most ``1/N`` per layer
-  (measured ``≤ 0.6/N``, :mod:`learndyn.verify.signal_checks`), so ``(l − 1)/N`` at layer ``l``;
+  (measured ``≤ 0.6/N``, ``tests/test_signal_simulators.py``), so ``(l − 1)/N`` at layer ``l``;
 * ``c*``: the correlation after ``FIXED_POINT_DEPTH`` layers, from pairs of inputs at ``c* ± δ``, within ``K_SE``
   SE plus ``1/(N (1 − χ_max))`` (finite width, accumulated) plus ``δ χ_max^{L−1}`` (not yet converged), ``χ_max``
   the map's largest slope on ``[c* − δ, c* + δ]``;
@@ -19,7 +19,7 @@ publication), adds simulated ``c*`` and ``ξ_c`` points to ``fixed_point_vs_nois
   (``a``, ``b``: means over ``SLOPE_PAIRS`` pairs at ``c* + δ`` and at ``c* − δ``; ``SLOPE_NETWORKS`` networks),
   within ``K_SE`` SE plus the secant's own curvature error
   ``|secant of correlation_map − its slope at c*|`` (both from ``correlation_map``, so that the allowance does not
-  move with ``correlation_slope``) plus ``2/N`` (as :mod:`learndyn.verify.signal_checks`).
+  move with ``correlation_slope``) plus ``2/N`` for the ratio and finite width.
 """
 from __future__ import annotations
 
@@ -106,8 +106,7 @@ def fixed_point_vs_noise(*, seed: int = 0, device: str = "cpu", quick: bool = Fa
     ``c*`` and ``ξ_c`` at five noise strengths per kind: 16 networks of width 500 (200 when ``quick``) at
     criticality, ``FIXED_POINT_DEPTH`` layers, three inputs (the second and third at cosines ``c* ± δ`` with
     the first, ``δ = min(0.2, (1 − c*)/2)``); module docstring for the measurement and its tolerance."""
-    from learndyn.verify.signal_checks import inputs_with_correlations
-    from learndyn.verify.simulate import propagate
+    from learndyn.verify.simulate import inputs_with_correlations, propagate
 
     d = _fd.fixed_point_vs_noise(points=60)
     width, networks, depth = (200 if quick else 500), 16, FIXED_POINT_DEPTH

@@ -6,7 +6,8 @@ depth, and wide networks trained by gradient descent against the NTK's closed-fo
   ``nngp_kernel`` recursion itself (two inputs started at ``q*`` a small distance ``δ`` from ``c*``; their
   correlation approaches ``c*`` like ``e^{−l/ξ_c}``).
 * :func:`ntk_depth_metrics`: ``ntk_condition_number`` ``κ`` and the spread of ``mean_prediction`` over the test
-  inputs against depth, from ``ntk_kernel`` on the synthetic teacher task of :mod:`learndyn.verify.ntk_claims`,
+  inputs against depth, from ``ntk_kernel`` on the synthetic teacher task of
+  :mod:`learndyn.verify.families.ntk_claims`,
   in the ordered (``σ_w² = 0.5``) and chaotic (``σ_w² = 25``) phase, with the asymptotic laws that the phase
   results predict: ordered ``κ ∝ 1/(l χ1^l)``; chaotic ``κ − 1 ∝ χ1^{−l}`` and spread ``∝ l (χ_c*/χ1)^l``
   (``χ_c* = e^{−1/ξ_c}``; the input-dependent part of ``Θ^l`` decays like ``l χ_c*^l`` while its diagonal grows
@@ -134,7 +135,7 @@ def ntk_depth_metrics(*, seed: int = 0, device: str = "cpu", quick: bool = False
     still drift by 0.1–2 % of the exponent — for seed 0: ordered 1.8 %, chaotic ``κ − 1`` 1.2 %, spread 0.3 %).
     Depths whose ``κ`` is not resolved in float64 (``κ·eps > 1e-6``, or ``κ − 1 < 1e3·eps``) are marked. ``quick``
     changes nothing (infinite width is cheap)."""
-    from learndyn.verify.ntk_claims import prediction_spread, teacher_task
+    from learndyn.verify.families.ntk_claims import prediction_spread, teacher_task
 
     x_train, y_train, x_test = teacher_task(seed, d=16)
     n = x_train.shape[0]
@@ -229,7 +230,7 @@ def ntk_mse_dynamics(*, seed: int = 0, device: str = "cpu", quick: bool = False)
     MSE** (each network's own ``f0`` in the theory): the mean over networks of ``MSE_sim − MSE_theory`` within
     ``K_SE`` SE plus the discrete-GD difference plus the mean of ``|f_sim − f_theory|²`` (a squared deviation
     of order ``1/N`` biases a difference of MSEs by that much); weaker, since ``f0`` dominates its spread."""
-    from learndyn.verify.ntk_claims import teacher_task
+    from learndyn.verify.families.ntk_claims import teacher_task
     from learndyn.verify.simulate import train_mse
 
     width, networks, eta = (256, 16, 0.2) if quick else (1024, 16, 0.1)

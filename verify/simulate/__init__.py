@@ -10,8 +10,11 @@ mask, many independent runs).
 
 Family 3 (signal propagation): :func:`propagate` (second moments ``Q^l_ab`` of the pre-activations of wide
 random ReLU / shifted-ReLU networks with dropout, multiplicative Gaussian or additive noise, many networks
-batched) and :func:`jacobian_spectrum` (mean and variance of the spectrum of ``J Jᵀ``, ``J = ∂h^L/∂h⁰``, for
-noise-free networks with Gaussian or orthogonal weights).
+batched; :func:`propagate_units` draws the same networks layer by layer from the units' exact conditional law, a
+batch of configurations at once, for widths of 10⁴–10⁵) and :func:`jacobian_spectrum` (mean and variance of the
+spectrum of ``J Jᵀ``, ``J = ∂h^L/∂h⁰``, for noise-free networks with Gaussian or orthogonal weights);
+:mod:`~learndyn.verify.simulate.signal_layer`: one wide noisy layer at a chosen input correlation, its draws held
+fixed (the correlation map, its fixed point and slope per network).
 
 Family 4 (NTK, seed 004; neural-tangents' parameterisation): :func:`empirical_kernels` (per-network NNGP and NTK
 of finite-width ReLU / erf networks, the NTK contracted from ``torch.func`` gradients), :func:`train_mse`
@@ -34,7 +37,15 @@ from .ntk import (
     train_mse,
 )
 from .scalar import ScalarRun, simulate_scalar_network
-from .signal import JacobianSpectrum, Propagation, jacobian_spectrum, propagate
+from .signal import (
+    JacobianSpectrum,
+    Propagation,
+    inputs_with_correlations,
+    jacobian_spectrum,
+    noise_factors,
+    propagate,
+    propagate_units,
+)
 
 __all__ = [
     "AutoencoderRun",
@@ -55,8 +66,11 @@ __all__ = [
     "empirical_kernels",
     "forward",
     "init_params",
+    "inputs_with_correlations",
     "jacobian_spectrum",
+    "noise_factors",
     "propagate",
+    "propagate_units",
     "simulate_autoencoder",
     "simulate_deep_linear",
     "simulate_dropout",

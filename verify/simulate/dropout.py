@@ -55,12 +55,15 @@ class DropoutRun(NamedTuple):
     ``t``: (R,) int64 steps recorded. ``u_mean``, ``u_var``: (R, *batch), the mean over runs of
     ``u = w2 w1`` and its unbiased sample variance (0 for one run; the standard error of ``u_mean`` is
     ``√(u_var/runs)``). ``u``: (R, *batch, runs), every run, or ``None`` unless ``record_runs=True``.
+    ``active``: (R, *batch, runs) int64, the number of active steps (``d ≠ 0``) among steps ``1 … t`` of every run
+    (``Binomial(t, p)``, the run's random clock), or ``None`` unless ``record_runs=True``.
     """
 
     t: Tensor
     u_mean: Tensor
     u_var: Tensor
     u: Tensor | None
+    active: Tensor | None = None
 
 
 class DropoutHits(NamedTuple):
@@ -151,7 +154,8 @@ def simulate_dropout(
     and does ``w ← w + lr d (s − d w²) w`` (``w = w1 = w2``, module docstring).
 
     Records at ``t = 0, record_every, …`` and at ``t = steps`` the mean and variance over runs of
-    ``u = w2 w1`` (and every run with ``record_runs=True``; memory ``R × batch × runs``). Masks come from
+    ``u = w2 w1`` (and, with ``record_runs=True``, every run's ``u`` and its count of active steps so far, whose
+    law ``Binomial(t, p)`` is known: a control variate; memory ``2 × R × batch × runs``). Masks come from
     ``torch.Generator(device).manual_seed(seed)``, one ``rand(*batch, runs)`` per step: deterministic given
     seed and device, and the same masks as :func:`dropout_hitting_times` with the same arguments.
     Returns a :class:`DropoutRun`; ``device`` defaults to CUDA if available. Raises ``ValueError`` for
@@ -165,6 +169,8 @@ def simulate_dropout(
     mean = torch.empty((n_rec, *batch), dtype=dtype, device=dev)
     var = torch.empty_like(mean)
     every = torch.empty((n_rec, *batch, runs), dtype=dtype, device=dev) if record_runs else None
+    active = torch.zeros((*batch, runs), dtype=torch.int64, device=dev) if record_runs else None
+    active_at = torch.empty((n_rec, *batch, runs), dtype=torch.int64, device=dev) if record_runs else None
 
     def record(k: int) -> None:
         u = w * w
@@ -172,16 +178,19 @@ def simulate_dropout(
         var[k] = u.var(-1) if runs > 1 else torch.zeros_like(mean[k])
         if every is not None:
             every[k] = u
+            active_at[k] = active
 
     record(0)
     k = 1
     for step in range(1, steps + 1):
-        _step(w, a, gen)
+        on = _step(w, a, gen)
+        if active is not None:
+            active += on
         if k < n_rec and times[k] == step:
             record(k)
             k += 1
     t = torch.tensor(times, dtype=torch.int64, device=dev)
-    return DropoutRun(t=t, u_mean=mean, u_var=var, u=every)
+    return DropoutRun(t=t, u_mean=mean, u_var=var, u=every, active=active_at)
 
 
 def dropout_hitting_times(

@@ -51,7 +51,7 @@ from hypothesis import strategies as st
 
 from learndyn.verify.report import Check
 from learndyn.verify.runner import VerifyConfig
-from learndyn.verify.simulation_checks import _run_examples
+from learndyn.verify.property_runs import run_examples
 
 __all__ = ["NTK_CLAIMS", "teacher_task", "prediction_spread", "CHAOTIC", "ORDERED", "CHAOTIC_DEPTHS",
            "ORDERED_DEPTHS"]
@@ -249,7 +249,7 @@ def chaotic_phase_trains_fast_but_forgets_inputs(config: VerifyConfig) -> Check:
         crit.require(dev[48] / (dev[24] / 10), f"off-diagonal of Theta^l does not approach ntk_depth_limit: relative "
                                                f"deviation {dev[24]:.3g} at l = 24, {dev[48]:.3g} at l = 48 {where}")
 
-    failure = _run_examples(_strategy(), body, config, _batches(config))
+    failure = run_examples(_strategy(), body, config, _batches(config))
     return Check("chaotic_phase_trains_fast_but_forgets_inputs", "claim", crit.count, crit.worst, 1.0,
                  "max criterion/threshold (kappa-1, spread, monotonicity, chi1 and limit consistency)",
                  failure is None, failure, crit.details)
@@ -307,7 +307,7 @@ def ordered_phase_generalises_but_trains_slowly(config: VerifyConfig) -> Check:
                      f"Theta^l - Theta* decays like exp({dslope:.4g} l) l, not chi1^l l (ln chi1 = {-rate:.4g}) "
                      f"within {GROWTH_TOL:.0%} {where}")
 
-    failure = _run_examples(_strategy(), body, config, _batches(config))
+    failure = run_examples(_strategy(), body, config, _batches(config))
     return Check("ordered_phase_generalises_but_trains_slowly", "claim", crit.count, crit.worst, 1.0,
                  "max criterion/threshold (kappa growth, spread, resolvability, depth-limit consistency)",
                  failure is None, failure, crit.details)

@@ -1,0 +1,380 @@
+"""Tier (b) of family 4's training results (``mse_train_prediction``, ``mse_test_prediction``,
+``ntk_condition_number``, ``mean_prediction``), declared beside ``derive/families/ntk.py``;
+``verify/families/ntk.py`` includes these checks.
+
+The theory's setting is gradient flow on ``L = ‖f(X) − Y‖²_F/(2 n k)`` with the kernel fixed at ``Θ``: a wide
+network's linearisation about its initialisation. The precise checks train exactly that — each network's own
+linearisation (:mod:`learndyn.verify.simulate.ntk_linearised`: the tangent model of output 0, one parameter copy
+per target column, so its kernel is ``Θ̂ ⊗ I_k``) — by full-batch GD, and compare with the theory evaluated at the
+network's own empirical NTK ``Θ̂`` and initial outputs ``f0``. What separates GD from the flow is then only the
+step size, removed by Richardson extrapolation in ``lr``; a second check trains the real networks
+(:func:`~learndyn.verify.simulate.train_mse`) and allows for their distance from the linearisation.
+
+* Step size. Each network is trained at ``lr = X_MAX n k / λ_max(Θ̂)`` (its fastest mode moves ``X_MAX`` of the way
+  per step) and at ``lr/2`` for twice the steps; ``2 f(lr/2) − f(lr)`` is compared at the same flow times
+  ``lr·t``. Per eigenmode ``x = lr λ/(n k) ≤ X_MAX``, GD gives ``(1 − x)^s`` for ``e^{−xs}``, and the extrapolation
+  leaves ``R(x, τ) = 2(1 − x/2)^{2τ/x} − (1 − x)^{τ/x} − e^{−τ}``, with ``sup_τ |R| ≤ REMAINDER x²``
+  (``REMAINDER = 0.046`` for ``x ≤ 0.05``; tests/test_ntk_training_checks.py computes it). Per element of the
+  training outputs the remainder is at most ``REMAINDER X_MAX² ‖f0 − Y‖_F`` (``1.15e-4`` of that scale: the
+  comparison's tolerance); the test outputs carry ``Θ_*X Θ⁻¹``, so ``|R(x)|/λ ≤ REMAINDER X_MAX²/λ_max`` per mode
+  and the same tolerance holds in units of ``‖Θ_*X‖₂/λ_max · ‖f0 − Y‖_F``.
+* Records. Step counts spread geometrically from 1 until the slowest mode has decayed by ``e^{−TAU_END}``
+  (``s = TAU_END κ/X_MAX``): every mode is seen from barely moved to well decayed, which is where a wrong rate or a
+  wrong clock shows (a 2 % fast clock moves a mode by ``0.02 τ e^{−τ}`` of its start, ``0.74 %`` at ``τ = 1``).
+* ``ntk_condition_number``. The residual ``F(X) − Y`` projected on the extreme eigenvectors ``v_max``, ``v_min`` of
+  ``Θ̂`` decays geometrically in GD; its decay time (the step at which the projection has fallen by ``e``,
+  interpolated in ``log``) is ``T = −1/ln(1 − x)``, and ``T_slow/T_fast → λ_max/λ_min`` as ``lr → 0``. The ratio at
+  ``lr`` and at ``lr/2`` is extrapolated; its relative remainder is at most ``KAPPA_REMAINDER = 4.5e-4`` for
+  ``x ≤ 0.05`` (sup over ``x_min ≤ x_max``: ``x_max²/6`` to leading order), the tolerance.
+* ``mean_prediction``. The networks come in antithetic pairs (the second with its readout layer negated: the same
+  ``Θ̂``, ``f0 ↦ −f0``), so ``E f0 = 0`` holds exactly within a pair; each pair is trained to convergence at
+  ``lr = n k/λ_max`` (GD's limit does not depend on ``lr``), and the pair's mean test output is
+  compared with ``Θ̂_*X Θ̂⁻¹ Y`` at the pair's NTK. Tolerance, per element in units of the pair mean's norm: the
+  distance left to the limit, at most ``‖Θ_*X‖₂ ‖r̄‖_F/λ_min`` for the pair's mean training residual ``r̄`` at
+  the last step (the test outputs are ``Θ_*X Θ⁻¹ r̄`` from their limit; the run is long enough,
+  ``(1 − 1/κ)^s ≤ 1e-12``, to make it negligible, and a pair further than ``UNCONVERGED = 1e-8`` from its limit is
+  an error, not a larger tolerance), plus ``ROUND_OFF`` for the recursion's rounding.
+* Real networks (``mse_*``, pinned cases). The same Richardson extrapolation of networks trained by
+  :func:`~learndyn.verify.simulate.train_mse` (``k = 2`` outputs, the theory at output 0's ``Θ̂``), within the
+  remainder above plus the lazy-training allowance ``(L + 1)/√N`` of ``‖f0 − Y‖_F`` (Lee et al. 2019: a width-``N``
+  network stays ``O(1/√N)`` from its linearisation; the cross-output blocks that one ``Θ̂`` ignores are also
+  ``O(1/√N)``; measured ``√N × error`` at most ``0.89`` for one hidden layer, widths 256 to 4096, and ``0.68`` for
+  two at width 256). This check shows the theory holds for trained networks, and catches gross errors (a rate
+  without its ``k``); its power is that allowance (alone it catches outputs 10 % off and a clock 41 % fast at width
+  1024), the linearised checks' is below 0.1 %.
+
+Data (every case): 8 training rows in ``d = 8`` normalised to ``K⁰_aa = 1``, two target columns (a random erf
+teacher and its centred square), 4 test rows (:func:`mse_task`).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import torch
+from hypothesis import strategies as st
+
+from learndyn.verify.simulate.ntk_linearised import Linearisation, LinearisedRun, gradient_descent, linearise
+from learndyn.verify.tier_b import OUTPUT, Measurement, Richardson, SimulationCheck, Statistical
+from learndyn.verify.tier_b.observables import crossing_time
+
+__all__ = ["SIMULATIONS", "X_MAX", "REMAINDER", "KAPPA_REMAINDER", "TAU_END", "ROUND_OFF", "mse_task",
+           "tangent_runs", "clear_cache"]
+
+#: the fastest mode's step ``lr λ_max/(n k)`` in the Richardson runs
+X_MAX = 0.05
+#: ``sup_{x ≤ X_MAX, τ ≥ 0} |R(x, τ)|/x²``, the Richardson remainder of one mode (module docstring)
+REMAINDER = 0.046
+#: the relative Richardson remainder of the decay-time ratio at ``x_max = X_MAX`` (module docstring)
+KAPPA_REMAINDER = 4.5e-4
+#: the slowest mode's flow time at the last record
+TAU_END = 3.0
+#: the rounding of a converged GD recursion, relative (measured: below 1e-12)
+ROUND_OFF = 1e-10
+#: the convergence run's length: the slowest mode's factor ``(1 − 1/κ)^s`` at most this
+CONVERGED = 1e-12
+#: a pair whose distance to GD's limit is not below this (relative) failed to converge: an error, not a tolerance
+UNCONVERGED = 1e-8
+RECORDS = 24
+MAX_STEPS = 20000
+
+#: the simulation ranges of the drawn cases (erf in both phases, ReLU below and near its critical point; ``σ_b² ≤
+#: 0.2`` keeps ``κ ≤ 300`` for ``L ≤ 3`` on these inputs)
+ACTIVATIONS = ("erf", "relu")
+HIDDEN_LAYERS = (1, 3)
+SIGMA_W2 = {"erf": (0.5, 8.0), "relu": (0.5, 2.5)}
+SIGMA_B2 = (0.01, 0.2)
+
+#: pinned cases: erf near its critical line and in both phases, ReLU at depth 2 (the legacy check's), erf chaotic deep
+POINTS = (
+    {"activation": "erf", "hidden_layers": 1, "sigma_w2": 2.5, "sigma_b2": 0.1, "seed": 0},
+    {"activation": "relu", "hidden_layers": 2, "sigma_w2": 2.0, "sigma_b2": 0.1, "seed": 1},
+    {"activation": "erf", "hidden_layers": 2, "sigma_w2": 0.5, "sigma_b2": 0.05, "seed": 2},
+    {"activation": "erf", "hidden_layers": 3, "sigma_w2": 6.0, "sigma_b2": 0.05, "seed": 3},
+)
+SIZES = {"width": 512, "networks": 4}
+GPU_SIZES = {"width": 2048, "networks": 8}
+
+#: real networks: pinned cases only (every network trains ``s`` steps at ``lr`` and ``2s`` at ``lr/2``, ``s = TAU_END κ/x_max``)
+WIDE_POINTS = (
+    {"activation": "erf", "hidden_layers": 1, "sigma_w2": 2.5, "sigma_b2": 0.1, "seed": 0},
+    {"activation": "relu", "hidden_layers": 1, "sigma_w2": 2.0, "sigma_b2": 0.1, "seed": 1},
+)
+WIDE_SIZES = {"width": 1024, "networks": 4, "x_max": 0.1}
+WIDE_GPU_SIZES = {"width": 4096, "networks": 8}
+#: the largest step ``lr λ_max(Θ̂)/(n k)`` of a real network (sized from the infinite-width NTK) the bound covers
+WIDE_X_BOUND = 0.2
+#: ``sup_{x ≤ WIDE_X_BOUND, τ} |R(x, τ)|/x²`` (0.0518)
+WIDE_REMAINDER = 0.052
+
+
+def mse_task(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(x_train (8, 8), y_train (8, 2), x_test (4, 8))``: rows normalised to ``K⁰_aa = 1``; targets a random erf
+    teacher (:func:`learndyn.verify.families.ntk_claims.teacher_task`) and its centred square."""
+    from learndyn.verify.families.ntk_claims import teacher_task
+
+    x_train, y, x_test = teacher_task(seed, d=8, n_train=8, n_test=4)
+    y2 = y.square()
+    return x_train, torch.cat([y, y2 - y2.mean()], dim=1), x_test
+
+
+def geometric_records(last: int, count: int = RECORDS) -> list[int]:
+    """``0`` and about ``count`` step counts spread geometrically over ``[1, last]``."""
+    grid = torch.logspace(0, math.log10(max(last, 1)), count, dtype=torch.float64)
+    return sorted({0, last} | {int(round(v)) for v in grid.tolist()})
+
+
+# -- the linearised networks, shared by the four results --------------------------------------------------------
+
+@dataclass(frozen=True)
+class TangentRuns:
+    """One case's linearised networks and their GD runs: at ``lr`` (``coarse``) and ``lr/2`` (``fine``, recorded at
+    twice the step counts), and to convergence (``converged``: last record only)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    lin: Linearisation
+    lr: torch.Tensor
+    coarse: LinearisedRun
+    fine: LinearisedRun
+    converge_lr: torch.Tensor
+    converge_steps: int
+    converged: LinearisedRun
+    where: str
+
+
+def _where(case) -> str:
+    return (f"{case['activation']}, hidden_layers={case['hidden_layers']}, sigma_w2={case['sigma_w2']:.4g}, "
+            f"sigma_b2={case['sigma_b2']:.4g}, seed {case['seed']}")
+
+
+@functools.lru_cache(maxsize=64)
+def _tangent_runs(key: tuple, sizes_key: tuple, device: str) -> TangentRuns:
+    case, sizes = dict(key), dict(sizes_key)
+    x_train, y, x_test = mse_task(case["seed"])
+    n, k = y.shape
+    lin = linearise(x_train, x_test, hidden_layers=case["hidden_layers"], sigma_w2=case["sigma_w2"],
+                    sigma_b2=case["sigma_b2"], activation=case["activation"], width=sizes["width"], outputs=k,
+                    networks=sizes["networks"], seed=case["seed"], antithetic=True, device=device)
+    lam = torch.linalg.eigvalsh(lin.ntk_train_train)  # sizing only: step sizes and run lengths
+    lam_min, lam_max = lam[:, 0], lam[:, -1]
+    if not bool((lam_min > 0).all()):
+        raise RuntimeError("an empirical NTK is singular: no mode-by-mode comparison")
+    kappa = float((lam_max / lam_min).max())
+    lr = X_MAX * n * k / lam_max
+    last = min(MAX_STEPS, int(math.ceil(TAU_END * kappa / X_MAX)))
+    records = geometric_records(last)
+    coarse = gradient_descent(lin, y, lr=lr, steps=last, record=records)
+    fine = gradient_descent(lin, y, lr=lr / 2, steps=2 * last, record=[2 * r for r in records])
+    converge_lr = n * k / lam_max  # x = 1 for the fastest mode: half the stable step, so a wrong lr stays stable
+    rho = 1 - 1 / kappa
+    converge_steps = min(MAX_STEPS, int(math.ceil(math.log(CONVERGED) / math.log(rho)))) if rho > 0 else 1
+    converged = gradient_descent(lin, y, lr=converge_lr, steps=converge_steps, record=[converge_steps])
+    return TangentRuns(x_train, y, x_test, lin, lr, coarse, fine, converge_lr, converge_steps, converged,
+                       _where(case) + f", width {sizes['width']}")
+
+
+def tangent_runs(case, sizes, device) -> TangentRuns:
+    """The linearised networks of ``case`` trained at ``lr``, ``lr/2`` and to convergence (cached: the four
+    results' checks share them)."""
+    key = tuple(sorted((k, v) for k, v in case.items()))
+    return _tangent_runs(key, tuple(sorted(sizes.items())), str(device))
+
+
+def clear_cache() -> None:
+    """Forget the cached runs (tests that perturb the simulator)."""
+    _tangent_runs.cache_clear()
+    _wide_runs.cache_clear()
+
+
+def simulate_train(case, sizes, device) -> list[Measurement]:
+    """Training outputs of each linearised network at ``lr`` and ``lr/2`` (Richardson), scale ``‖f0 − Y‖_F``."""
+    r = tangent_runs(case, sizes, device)
+    t = r.coarse.steps.to(torch.float64)
+    out = []
+    for i in range(r.lin.f0_train.shape[0]):
+        f0 = r.lin.f0_train[i]
+        out.append(Measurement(
+            args=dict(t=t, lr=r.lr[i], ntk_train_train=r.lin.ntk_train_train[i], y_train=r.y_train, f0_train=f0),
+            observed={OUTPUT: r.coarse.f_train[i]}, fine={OUTPUT: r.fine.f_train[i]}, reduce_dims=(0, 1, 2),
+            scale=(f0 - r.y_train).norm(), where=f"{r.where}, linearised network {i}"))
+    return out
+
+
+def simulate_test(case, sizes, device) -> list[Measurement]:
+    """Test outputs of each linearised network at ``lr`` and ``lr/2`` (Richardson), scale
+    ``‖Θ_*X‖₂/λ_max · ‖f0 − Y‖_F``."""
+    r = tangent_runs(case, sizes, device)
+    t = r.coarse.steps.to(torch.float64)
+    out = []
+    for i in range(r.lin.f0_train.shape[0]):
+        tt, st_ = r.lin.ntk_train_train[i], r.lin.ntk_test_train[i]
+        f0 = r.lin.f0_train[i]
+        scale = torch.linalg.matrix_norm(st_, ord=2) / torch.linalg.eigvalsh(tt)[-1] * (f0 - r.y_train).norm()
+        out.append(Measurement(
+            args=dict(t=t, lr=r.lr[i], ntk_test_train=st_, ntk_train_train=tt, y_train=r.y_train, f0_train=f0,
+                      f0_test=r.lin.f0_test[i]),
+            observed={OUTPUT: r.coarse.f_test[i]}, fine={OUTPUT: r.fine.f_test[i]}, reduce_dims=(0, 1, 2),
+            scale=scale, where=f"{r.where}, linearised network {i}"))
+    return out
+
+
+def decay_time(steps: torch.Tensor, residual: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
+    """The step at which ``‖directionᵀ residual_s‖`` (residual (R, n, k) at ``steps`` (R,)) has fallen by ``e``,
+    interpolated linearly in its logarithm (exact for a geometric decay)."""
+    p = torch.einsum("n,rnk->rk", direction, residual).norm(dim=-1)
+    if not bool(p[0] > 1e-8 * residual[0].norm()):
+        raise RuntimeError("the residual has no component along an extreme eigenvector to follow")
+    decayed = torch.log(p[0] / p)
+    t = crossing_time(steps.to(torch.float64), decayed, torch.ones((), dtype=torch.float64), lambda v: v)
+    if bool(t.isnan()):
+        raise RuntimeError("a mode did not decay by e within the run")
+    return t
+
+
+def simulate_condition(case, sizes, device) -> list[Measurement]:
+    """``T_slow/T_fast`` of each linearised network's residual along ``Θ̂``'s extreme eigenvectors, at ``lr`` and
+    ``lr/2`` (Richardson; relative)."""
+    r = tangent_runs(case, sizes, device)
+    out = []
+    for i in range(r.lin.f0_train.shape[0]):
+        tt = r.lin.ntk_train_train[i]
+        vecs = torch.linalg.eigh(tt).eigenvectors  # the directions to follow (eigenvalues are not used)
+        ratios = []
+        for run, steps in ((r.coarse, r.coarse.steps), (r.fine, r.fine.steps)):
+            residual = run.f_train[i] - r.y_train
+            ratios.append((decay_time(steps, residual, vecs[:, 0]) / decay_time(steps, residual, vecs[:, -1])).view(1))
+        out.append(Measurement(args=dict(ntk_train_train=tt), observed={OUTPUT: ratios[0]}, fine={OUTPUT: ratios[1]},
+                               where=f"{r.where}, linearised network {i}"))
+    return out
+
+
+def simulate_mean(case, sizes, device) -> list[Measurement]:
+    """The mean converged test output of each antithetic pair of linearised networks against the theory at the
+    pair's NTK; deterministic, within the distance left to the limit plus ``ROUND_OFF`` (module docstring)."""
+    r = tangent_runs(case, sizes, device)
+    out = []
+    f_train, f_test = r.converged.f_train[:, -1], r.converged.f_test[:, -1]
+    for p in range(f_test.shape[0] // 2):
+        a, b = 2 * p, 2 * p + 1
+        tt, st_ = r.lin.ntk_train_train[a], r.lin.ntk_test_train[a]
+        mean = (f_test[a] + f_test[b]) / 2
+        # the pair's mean residual r̄ = Y − f̄(X) is what is left of the flow, and the test outputs are Θ_*X Θ⁻¹ r̄
+        # from their limit: at most ‖Θ_*X‖₂ ‖r̄‖/λ_min
+        residual = r.y_train - (f_train[a] + f_train[b]) / 2
+        left = float(torch.linalg.matrix_norm(st_, ord=2) / torch.linalg.eigvalsh(tt)[0] * residual.norm())
+        scale = mean.norm()
+        if left > UNCONVERGED * float(scale):
+            raise RuntimeError(f"antithetic pair {p} is {left / float(scale):.3g} of its norm from GD's limit after "
+                               f"{r.converge_steps} steps: not converged")
+        out.append(Measurement(args=dict(ntk_test_train=st_, ntk_train_train=tt, y_train=r.y_train),
+                               observed={OUTPUT: mean}, scale=scale, allowance=left / float(scale) + ROUND_OFF,
+                               where=f"{r.where}, antithetic pair {p} after {r.converge_steps} steps"))
+    return out
+
+
+# -- real networks ----------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=8)
+def _wide_runs(key: tuple, sizes_key: tuple, device: str):
+    from learndyn.verify.simulate import train_mse
+    import learndyn
+
+    case, sizes = dict(key), dict(sizes_key)
+    x_train, y, x_test = mse_task(case["seed"])
+    n, k = y.shape
+    kw = dict(hidden_layers=case["hidden_layers"], sigma_w2=case["sigma_w2"], sigma_b2=case["sigma_b2"],
+              activation=case["activation"])
+    # sizing from the infinite-width kernel (another result): the networks' own λ_max is known only after
+    lam = torch.linalg.eigvalsh(learndyn.function("ntk_kernel", check=False)(x_train, None, **kw))
+    lr = sizes["x_max"] * n * k / float(lam[-1])
+    last = min(MAX_STEPS, int(math.ceil(TAU_END * float(lam[-1] / lam[0]) / sizes["x_max"])))
+    records = geometric_records(last)
+    runs = [train_mse(x_train, y, x_test, **kw, width=sizes["width"], lr=lr / m, steps=m * last,
+                      record=[m * s for s in records], networks=sizes["networks"], seed=case["seed"], device=device)
+            for m in (1, 2)]
+    return x_train, y, x_test, lr, runs, _where(case) + f", width {sizes['width']}"
+
+
+def _simulate_wide(case, sizes, device, test: bool) -> list[Measurement]:
+    x_train, y, x_test, lr, (coarse, fine), where = _wide_runs(
+        tuple(sorted(case.items())), tuple(sorted(sizes.items())), str(device))
+    t = coarse.steps.to(torch.float64)
+    lazy = (case["hidden_layers"] + 1) / math.sqrt(sizes["width"])
+    out = []
+    for i in range(coarse.f0_train.shape[0]):
+        tt, st_, f0 = coarse.ntk_train_train[i], coarse.ntk_test_train[i], coarse.f0_train[i]
+        lam_max = torch.linalg.eigvalsh(tt)[-1]
+        x = float(lr * lam_max) / y.numel()
+        if x > WIDE_X_BOUND:
+            raise RuntimeError(f"the step lr λ_max/(n k) = {x:.3g} left the range of the remainder bound "
+                               f"({WIDE_X_BOUND})")
+        if test:  # the step-size remainder of the test outputs carries ‖Θ_*X‖₂/λ_max (module docstring)
+            extrapolated = 2 * fine.f_test[i] - coarse.f_test[i]
+            remainder = WIDE_REMAINDER * x**2 * float(torch.linalg.matrix_norm(st_, ord=2) / lam_max)
+            args = dict(t=t, lr=lr, ntk_test_train=st_, ntk_train_train=tt, y_train=y, f0_train=f0,
+                        f0_test=coarse.f0_test[i])
+        else:
+            extrapolated = 2 * fine.f_train[i] - coarse.f_train[i]
+            remainder = WIDE_REMAINDER * x**2
+            args = dict(t=t, lr=lr, ntk_train_train=tt, y_train=y, f0_train=f0)
+        out.append(Measurement(args=args, observed={OUTPUT: extrapolated}, scale=(f0 - y).norm(),
+                               allowance=remainder + lazy, where=f"{where}, network {i}"))
+    return out
+
+
+def simulate_wide_train(case, sizes, device) -> list[Measurement]:
+    """Richardson-extrapolated training outputs of real networks against the theory at their own ``Θ̂``
+    (output 0) and ``f0``, within the step-size remainder plus the lazy-training allowance ``(L + 1)/√N`` of
+    ``‖f0 − Y‖_F`` (module docstring)."""
+    return _simulate_wide(case, sizes, device, test=False)
+
+
+def simulate_wide_test(case, sizes, device) -> list[Measurement]:
+    """As :func:`simulate_wide_train` for the test outputs (the remainder in units of ``‖f0 − Y‖_F`` carries
+    ``‖Θ_*X‖₂/λ_max``)."""
+    return _simulate_wide(case, sizes, device, test=True)
+
+
+# -- the declarations ---------------------------------------------------------------------------------------------
+
+def case_strategy(result) -> st.SearchStrategy:
+    """A case: activation, hidden layers, ``σ_w²`` (log-uniform in the activation's range), ``σ_b²`` (log-uniform)
+    and a seed (the data's and the networks')."""
+    def log_uniform(lo: float, hi: float) -> st.SearchStrategy:
+        return st.floats(math.log(lo), math.log(hi)).map(math.exp)
+
+    def build(activation: str) -> st.SearchStrategy:
+        return st.fixed_dictionaries({
+            "activation": st.just(activation), "hidden_layers": st.integers(*HIDDEN_LAYERS),
+            "sigma_w2": log_uniform(*SIGMA_W2[activation]), "sigma_b2": log_uniform(*SIGMA_B2),
+            "seed": st.integers(0, 2**31 - 1)})
+    return st.sampled_from(ACTIVATIONS).flatmap(build)
+
+
+def _linearised(result: str, title: str, simulate, compare) -> SimulationCheck:
+    return SimulationCheck(result=result, title=title, method="gd_linearised", simulate=simulate, compare=compare,
+                           strategy=case_strategy, points=POINTS, sizes=SIZES, gpu_sizes=GPU_SIZES,
+                           examples_per_case=10)
+
+
+def _wide(result: str, simulate) -> SimulationCheck:
+    return SimulationCheck(result=result, title="GD, wide networks, Richardson + lazy allowance", method="gd",
+                           simulate=simulate, compare=Statistical(), strategy=case_strategy,
+                           points=WIDE_POINTS, sizes=WIDE_SIZES, gpu_sizes=WIDE_GPU_SIZES, examples_per_case=10**9)
+
+
+RICHARDSON = Richardson(tol=REMAINDER * X_MAX**2)
+
+SIMULATIONS = (
+    _linearised("mse_train_prediction", "GD, linearised networks, Richardson", simulate_train, RICHARDSON),
+    _wide("mse_train_prediction", simulate_wide_train),
+    _linearised("mse_test_prediction", "GD, linearised networks, Richardson", simulate_test, RICHARDSON),
+    _wide("mse_test_prediction", simulate_wide_test),
+    _linearised("ntk_condition_number", "GD, linearised networks, decay-time ratio, Richardson", simulate_condition,
+                Richardson(tol=KAPPA_REMAINDER)),
+    _linearised("mean_prediction", "GD to convergence, antithetic pairs of linearised networks", simulate_mean,
+                Statistical()),
+)
