@@ -49,9 +49,9 @@ _ATOM = re.compile(
 )
 #: SymPy's printing of an expression (operators, snake_case names): code even in an unclosed bracket
 _STRONG_CODE = re.compile(r"\*\*|[A-Za-z0-9)]\*[A-Za-z0-9(]|[A-Za-z]{2,}_[A-Za-z0-9]|[A-Za-z0-9]_[A-Za-z]{2,}|[A-Za-z0-9]_\*")
-#: SymPy's printing of an expression, as proof records quote it; a call ``sin(A`` whose bracket does not close in
-#: SymPy's ASCII (``sin(A − φ)``) is prose
-_CODE = re.compile(r"\*\*|[A-Za-z0-9)]\*[A-Za-z0-9(]|[A-Za-z]{2,}_[A-Za-z0-9]|[A-Za-z0-9]_[A-Za-z]{2,}|[A-Za-z]{2,}\w*\(|[A-Za-z0-9]_\*")
+#: SymPy's printing of an expression, as proof records quote it: the above, or a call ``name(``; a call ``sin(A``
+#: whose bracket does not close in SymPy's ASCII (``sin(A − φ)``) is prose
+_CODE = re.compile(_STRONG_CODE.pattern + r"|[A-Za-z]{2,}\w*\(")
 
 
 def _math_inner(text: str) -> str:

@@ -248,11 +248,10 @@ def verify(names, examples, device, seed, tiers, as_json, power, module, out) ->
     power_rows = []
     try:
         if module is not None:
-            planned = plan_user_family(module, out, tiers)
+            planned = plan_user_family(module, out, tiers, power=power)
         else:
-            planned = plan_verification(names or None, tiers)
-        total = len(planned) + (len(planned_results(planned)) if power else 0)
-        with Progress("verify", total, unit="check") as progress:
+            planned = plan_verification(names or None, tiers, power=power)
+        with Progress("verify", len(planned), unit="check") as progress:
             if module is not None:
                 checks = run_user_family(module, out, config=config, tiers=tiers, progress=progress.start, cache=cache)
                 if power:
@@ -290,16 +289,6 @@ def verify(names, examples, device, seed, tiers, as_json, power, module, out) ->
         raise SystemExit(1)
     if not as_json:
         click.echo(f"all {len(checks)} checks passed (seed {seed}, device {device})")
-
-
-def planned_results(labels: list[str]) -> list[str]:
-    """The results named by tier-b progress labels (``NAME: tier b (...)``), once each, in order."""
-    out: list[str] = []
-    for label in labels:
-        name, _, rest = label.partition(": ")
-        if rest.startswith("tier b") and name not in out:
-            out.append(name)
-    return out
 
 
 # -- documents and figures ----------------------------------------------------------------------------------

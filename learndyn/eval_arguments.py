@@ -43,19 +43,19 @@ def _load_file(name: str, raw: str, ndim: int):
     if not path.is_file():
         raise ArgumentError(f"{name}={raw}: no such file {str(path)!r}", name)
     suffix = path.suffix.lower()
+    if suffix not in (".npy", ".csv", ".json"):
+        raise ArgumentError(f"{name}={raw}: expected a .npy, .csv or .json file", name)
     try:
         if suffix == ".npy":
             data = np.load(path, allow_pickle=False)
         elif suffix == ".csv":
             data = np.loadtxt(path, delimiter=",", ndmin=max(ndim, 1), dtype=np.float64)
-        elif suffix == ".json":
-            return _tensor(name, json.loads(path.read_text(encoding="utf-8")), str(path))
         else:
-            raise ArgumentError(f"{name}={raw}: expected a .npy, .csv or .json file", name)
+            data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        if isinstance(exc, ArgumentError):
-            raise
         raise ArgumentError(f"{name}={raw}: cannot read {str(path)!r}: {exc}", name) from None
+    if suffix == ".json":
+        return _tensor(name, data, str(path))
     if data.dtype.kind not in "fiu":
         raise ArgumentError(f"{name}={raw}: {str(path)!r} must hold real numbers, not {data.dtype}", name)
     import torch

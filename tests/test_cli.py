@@ -325,6 +325,14 @@ def test_verify_reports_progress_off_a_terminal() -> None:
     assert "verify: 1 check in " in r.stderr.splitlines()[-1]
 
 
+def test_verify_power_progress_counts_the_power_steps_whatever_the_tiers() -> None:
+    """``--power`` measures power also where ``--tier`` leaves tier b out: its steps are in the total."""
+    r = invoke("verify", "mode_learning_time", "--power", "--tier", "a", "--examples", "1", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert "verify: 1/2 mode_learning_time: tier a (00:" in r.stderr
+    assert "verify: 2/2 mode_learning_time: power (00:" in r.stderr
+
+
 def test_derive_reports_progress_off_a_terminal(tmp_path: Path) -> None:
     r = invoke("derive", "--module", str(REPO / "examples" / "my_results.py"), "--out", str(tmp_path), "--no-cache")
     assert r.exit_code == 0, r.output

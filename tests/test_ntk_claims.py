@@ -94,9 +94,8 @@ def test_ordered_claim_fails_for_a_wrong_chi1(monkeypatch) -> None:
     assert not c.passed and "chi1" in c.failure
 
 
-def test_fallback_predictions_match_their_definitions() -> None:
-    """The four prediction results, as ``_f`` returns them (generated or the numerics' fallback), against a
-    direct eigendecomposition."""
+def test_predictions_match_their_definitions() -> None:
+    """The four prediction results, as ``_f`` returns them to the claims, against a direct eigendecomposition."""
     g = torch.Generator().manual_seed(1)
     a = torch.randn(6, 6, generator=g, dtype=torch.float64)
     theta = a @ a.T + 0.5 * torch.eye(6, dtype=torch.float64)

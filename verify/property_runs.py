@@ -16,12 +16,13 @@ import torch
 from hypothesis import HealthCheck, Phase, given, seed as hyp_seed, settings
 
 from learndyn.verify.report import Check
+from learndyn.verify.tier_b.comparison import ROUND_OFF, Richardson
 
 __all__ = ["RICHARDSON_TOL", "ORDER_RANGE", "run_examples", "ConvergenceRecord", "assert_first_order", "convergence_row"]
 
-RICHARDSON_TOL = 1e-3
-ORDER_RANGE = (1.6, 2.5)
-ROUND_OFF = 1e-10
+#: tier b's Richardson comparison's defaults: the claims hold GD to the same standard
+RICHARDSON_TOL = Richardson.tol
+ORDER_RANGE = Richardson.order
 
 
 def run_examples(strategy, body: Callable, config, batches: int) -> str | None:
@@ -72,10 +73,10 @@ def assert_first_order(name: str, e1: torch.Tensor, e2: torch.Tensor, eR: torch.
                              f"(> {RICHARDSON_TOL}) in configuration {i} (first-order error there {float(e1[i]):.3g})")
 
 
-def convergence_row(name: str, record: ConvergenceRecord, failure: str | None, what: str) -> Check:
+def convergence_row(name: str, record: ConvergenceRecord, failure: str | None) -> Check:
     """The verification row of a claim that asserted convergence."""
     ratios = record.order_ratios
-    return Check(name=name, tier=f"claim: {what}", examples=record.configs, worst=record.richardson,
+    return Check(name=name, tier="claim", examples=record.configs, worst=record.richardson,
                  tolerance=RICHARDSON_TOL, measure="max |2u(lr/2)-u(lr)-theory| / scale",
                  passed=failure is None, failure=failure,
                  details={"worst_first_order_error": record.first_order,

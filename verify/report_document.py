@@ -100,7 +100,7 @@ def verification_latex(checks: list[Check]) -> str:
 def _percent(value) -> str:
     if value is None:
         return "--"
-    if value == "inf":
+    if value in ("inf", math.inf):
         return r"$>50\,\%$"
     if value <= 1e-4:
         return r"$\le 0.01\,\%$"
@@ -113,6 +113,7 @@ def power_latex(rows: list[dict]) -> str:
     simulations; a bound is judged by whether it fails when replaced by the quantity it bounds."""
     from learndyn.derive.registry import families
     from learndyn.verify.tier_b import TARGET
+    from learndyn.verify.tier_b.power import power_columns
 
     results = {r.name for f in families() for r in f.results}
     met = sum(bool(r.get("meets_target")) for r in rows)
@@ -131,12 +132,7 @@ def power_latex(rows: list[dict]) -> str:
             lines.append(rf"{name} & \multicolumn{{4}}{{l}}{{bound: {verdict} when replaced by "
                          rf"{_tt(r['bound_replaced_by'])}}} & {ok} \\")
             continue
-        per = r.get("per_variant", {})
-        worst = lambda sign: max((v if v != "inf" else float("inf") for k, v in per.items()  # noqa: E731
-                                  if k.endswith(f"(1{sign}d)")), default=None)
-        clock = per.get("clock (1+d) fast")
-        cells = [_percent(worst("+") if worst("+") != float("inf") else "inf"),
-                 _percent(worst("-") if worst("-") != float("inf") else "inf"), _percent(clock), _percent(r.get("delta"))]
+        cells = [_percent(v) for v in (*power_columns(r.get("per_variant", {})), r.get("delta"))]
         lines.append(rf"{name} & {' & '.join(cells)} & {ok} \\")
     lines += [r"\hline", r"\end{longtable}", r"}", ""]
     return "\n".join(lines)

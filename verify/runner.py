@@ -32,25 +32,33 @@ class VerifyConfig:
     device: str = "cpu"
 
 
-def plan_verification(names: Iterable[str] | None = None, tiers: tuple[str, ...] = ("a", "b", "claims")) -> list[str]:
-    """The labels :func:`run_verification` passes to ``progress``, in order, without running anything (so a
-    progress display knows the total); raises ``KeyError`` for an unknown name."""
+def _chosen(names: Iterable[str] | None) -> list[str]:
+    """``names``, or every result; raises ``KeyError`` (a clear message) for an unknown name."""
     import learndyn
-    from learndyn.derive.registry import families
-    from learndyn.verify.registry import CLAIM_CHECKS
 
     chosen = list(names) if names else learndyn.results()
     for n in chosen:
         learndyn.family_of(n)
+    return chosen
+
+
+def plan_verification(names: Iterable[str] | None = None, tiers: tuple[str, ...] = ("a", "b", "claims"),
+                      power: bool = False) -> list[str]:
+    """The labels :func:`run_verification` (then, with ``power``, :func:`run_power`) passes to ``progress``, in
+    order, without running anything (so a progress display knows the total); raises ``KeyError`` for an unknown
+    name."""
+    from learndyn.derive.registry import families
+    from learndyn.verify.registry import CLAIM_CHECKS
+    from learndyn.verify.tier_b.suite import power_labels, tier_b_labels
+
+    chosen = _chosen(names)
     labels = [f"{n}: tier a" for n in chosen] if "a" in tiers else []
     if "b" in tiers:
-        from learndyn.verify.tier_b.suite import tier_b_labels
-
         labels += tier_b_labels(chosen)
     if "claims" in tiers:
         labels += [f"claim {c.name}" for fam in families() for c in fam.claims
                    if set(c.about) & set(chosen) and c.name in CLAIM_CHECKS]
-    return labels
+    return labels + (power_labels(chosen) if power else [])
 
 
 def run_verification(
@@ -72,10 +80,7 @@ def run_verification(
     from learndyn.verify.kernel_checks import check_kernel
     from learndyn.verify.registry import CLAIM_CHECKS
 
-    all_names = learndyn.results()
-    chosen = list(names) if names else all_names
-    for n in chosen:
-        learndyn.family_of(n)  # raises a clear error for an unknown name
+    chosen = _chosen(names)
     functions = functions or {}
     checks: list[Check] = []
     if "a" in tiers:
@@ -137,17 +142,18 @@ def _user_family(module: str, out_dir):
     return family, import_family_module(module), generated
 
 
-def plan_user_family(module: str, out_dir, tiers: tuple[str, ...] = ("a", "b")) -> list[str]:
-    """The labels :func:`run_user_family` passes to ``progress``, in order, without running anything."""
+def plan_user_family(module: str, out_dir, tiers: tuple[str, ...] = ("a", "b"), power: bool = False) -> list[str]:
+    """The labels :func:`run_user_family` (then, with ``power``, :func:`run_user_power`) passes to ``progress``, in
+    order, without running anything."""
     from learndyn.verify.families import simulations_of_module
-    from learndyn.verify.tier_b.suite import tier_b_labels
+    from learndyn.verify.tier_b.suite import power_labels, tier_b_labels
 
     family, user_module, _ = _user_family(module, out_dir)
     names = [r.name for r in family.results]
     labels = [f"{n}: tier a" for n in names] if "a" in tiers else []
     if "b" in tiers:
         labels += tier_b_labels(names, declared=simulations_of_module(user_module))
-    return labels
+    return labels + (power_labels(names) if power else [])
 
 
 def run_user_family(module: str, out_dir, *, config: VerifyConfig = VerifyConfig(),
@@ -198,9 +204,7 @@ def run_power(names: Iterable[str] | None = None, *, config: VerifyConfig = Veri
     from learndyn.derive.registry import declaration
     from learndyn.verify.tier_b.suite import run_power as _run_power
 
-    chosen = list(names) if names else learndyn.results()
-    for n in chosen:
-        learndyn.family_of(n)
+    chosen = _chosen(names)
     functions = functions or {}
     return _run_power(chosen, config=config, theories={n: functions.get(n) or learndyn.function(n) for n in chosen},
                       results={n: declaration(n) for n in chosen}, progress=progress, cache=cache)

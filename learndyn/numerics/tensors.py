@@ -20,19 +20,25 @@ def _kind_error(domain: Domain | None, index: int, value: Any) -> DomainError:
     return DomainError(f"argument {index + 1} = {show_value(value)} must be a real number or a real tensor")
 
 
+def _holds_reals(value: Any) -> bool:
+    """Whether ``value``, not a tensor, holds real numbers that ``torch.as_tensor`` converts (a numpy scalar or array,
+    a nested list of numbers); not ``None``, a string, a bool, a complex number, a list of strings …"""
+    if value is None or isinstance(value, (bool, str, bytes, complex)):
+        return False
+    try:
+        probe = torch.as_tensor(value)  # the kind of its entries (a list of floats infers float32: a probe only)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        return False
+    return not (probe.is_complex() or probe.dtype == torch.bool)
+
+
 def _convert(value: Any, index: int, dtype: torch.dtype, device: torch.device, domain: Domain | None) -> torch.Tensor:
     """A real argument that is neither a tensor nor a Python int/float: a numpy scalar or array, a nested list of
     numbers, a ``fractions.Fraction``; anything else (``None``, a string, a bool, a complex number, a list of
     strings …) raises a :class:`DomainError` naming the parameter."""
-    if value is None or isinstance(value, (bool, str, bytes, complex)):
-        raise _kind_error(domain, index, value)
-    if isinstance(value, numbers.Real) and not hasattr(value, "dtype"):  # Fraction, a SymPy Float
-        return torch.as_tensor(float(value), dtype=dtype, device=device)
-    try:
-        probe = torch.as_tensor(value)  # the kind of its entries (a list of floats infers float32: a probe only)
-    except (TypeError, ValueError, RuntimeError, OverflowError):
-        raise _kind_error(domain, index, value) from None
-    if probe.is_complex() or probe.dtype == torch.bool:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and not hasattr(value, "dtype"):
+        return torch.as_tensor(float(value), dtype=dtype, device=device)  # Fraction, a SymPy Float
+    if not _holds_reals(value):
         raise _kind_error(domain, index, value)
     return torch.as_tensor(value, dtype=dtype, device=device)
 
@@ -92,13 +98,7 @@ def as_array(x: Any, name: str | None = None, domain: Domain | None = None) -> t
         if x.is_complex() or x.dtype == torch.bool:
             raise error()
         return x.to(torch.float64)
-    if isinstance(x, (bool, str, bytes, complex)):
-        raise error()
-    try:
-        probe = torch.as_tensor(x)
-    except (TypeError, ValueError, RuntimeError, OverflowError):
-        raise error() from None
-    if probe.is_complex() or probe.dtype == torch.bool:
+    if not _holds_reals(x):
         raise error()
     return torch.as_tensor(x, dtype=torch.float64)
 

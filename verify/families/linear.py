@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from hypothesis import strategies as st
 
-from learndyn.verify.property_runs import RICHARDSON_TOL
+from learndyn.verify.property_runs import RICHARDSON_TOL, run_examples
 from learndyn.verify.report import Check
 from learndyn.verify.tier_b import OUTPUT, Measurement, Richardson, SimulationCheck
 from learndyn.verify.tier_b.cases import batch_strategy, columns, pinned_batch
@@ -202,16 +202,11 @@ def _flow_hitting_times(s: torch.Tensor, u0: torch.Tensor, level: torch.Tensor, 
 
 def _depth_claim(name: str, u0_of: Callable, s_of: Callable, monotone: str, config) -> Check:
     """Shared body of the two depth claims: D·t/τ against depth for a batch of singular values."""
-    from hypothesis import HealthCheck, Phase, given, seed as hyp_seed, settings
-
     from learndyn.verify.strategies import param_strategy
 
     s_param = _declaration("deep_mode_time").param("s")
     worst = {"theory": 0.0, "trend": None}
-    failure = None
 
-    @settings(max_examples=2, database=None, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate])
-    @given(st.lists(param_strategy(s_param, "sim"), min_size=3, max_size=3, unique=True))
     def prop(draw):
         s = s_of(torch.tensor(draw, dtype=torch.float64, device=config.device))
         scaled = []
@@ -234,10 +229,8 @@ def _depth_claim(name: str, u0_of: Callable, s_of: Callable, monotone: str, conf
             assert not bool(bad.any()), f"{name}: D·t/τ did not grow with depth: {table.mean(1).tolist()}"
             assert bool((table[-1] > 4 * table[1]).all()), f"{name}: D·t/τ at D={DEPTHS[-1]} is not far above D=2: {table.mean(1).tolist()}"
 
-    try:
-        hyp_seed(config.seed)(prop)()
-    except AssertionError as exc:
-        failure = str(exc).splitlines()[0]
+    failure = run_examples(st.lists(param_strategy(s_param, "sim"), min_size=3, max_size=3, unique=True), prop,
+                           config, batches=2)
     return Check(name, "claim: GD, depths 1-6, Richardson", 6 * len(DEPTHS), worst["theory"], RICHARDSON_TOL,
                  "max |sim - theory| / theory of t/τ", failure is None, failure,
                  {"mean D·t/τ by depth": worst["trend"], "depths": list(DEPTHS)})

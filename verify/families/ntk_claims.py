@@ -37,9 +37,7 @@ Every criterion is a ratio ``value/threshold`` (≤ 1 passes); ``worst`` is the 
 ``tolerance`` is 1. A wrong theory — phases swapped, ``ntk_kernel`` ignoring depth, a wrong ``chi1`` or
 ``ntk_depth_limit`` — fails (``tests/test_ntk_claims.py``).
 
-The four generated functions ``mse_train_prediction``, ``mse_test_prediction``, ``ntk_condition_number`` and
-``mean_prediction`` are reached through :func:`_f`; where the generated catalogue does not have them yet it falls
-back to the numerics they wrap (:mod:`learndyn.numerics.spectral`).
+Every generated function is reached through :func:`_f` (which the tests replace by wrong theories).
 """
 from __future__ import annotations
 
@@ -68,56 +66,14 @@ FIT_DEPTHS = (8, 24)  # inclusive range of the ordered-phase slope fits
 _EPS = torch.finfo(torch.float64).eps
 
 
-# ---------------------------------------------------------------- generated functions (with a fallback)
-
-
-def _mse_train_prediction(*, t, lr, ntk_train_train, y_train, f0_train):
-    from learndyn.numerics.spectral import spectral_apply
-
-    n, k = _nk(y_train)
-    s = torch.as_tensor(t, dtype=ntk_train_train.dtype, device=ntk_train_train.device) * (lr / (n * k))
-    return y_train + spectral_apply(ntk_train_train, s, f0_train - y_train, "exp")
-
-
-def _mse_test_prediction(*, t, lr, ntk_test_train, ntk_train_train, y_train, f0_train, f0_test):
-    from learndyn.numerics.spectral import spectral_apply
-
-    n, k = _nk(y_train)
-    s = torch.as_tensor(t, dtype=ntk_train_train.dtype, device=ntk_train_train.device) * (lr / (n * k))
-    return f0_test + ntk_test_train @ spectral_apply(ntk_train_train, s, y_train - f0_train, "phi1")
-
-
-def _ntk_condition_number(*, ntk_train_train):
-    from learndyn.numerics.spectral import condition_number
-
-    return condition_number(ntk_train_train)
-
-
-def _mean_prediction(*, ntk_test_train, ntk_train_train, y_train):
-    from learndyn.numerics.spectral import psd_solve
-
-    return ntk_test_train @ psd_solve(ntk_train_train, y_train)
-
-
-def _nk(y: torch.Tensor) -> tuple[int, int]:
-    return (y.shape[0], 1) if y.dim() == 1 else (y.shape[0], y.shape[1])
-
-
-_FALLBACK = {"mse_train_prediction": _mse_train_prediction, "mse_test_prediction": _mse_test_prediction,
-             "ntk_condition_number": _ntk_condition_number, "mean_prediction": _mean_prediction}
+# ---------------------------------------------------------------- generated functions
 
 
 def _f(name: str) -> Callable:
-    """``learndyn.function(name)``; for the four prediction results, the numerics they wrap while the generated
-    catalogue does not list them yet."""
+    """``learndyn.function(name)``."""
     import learndyn
 
-    try:
-        return learndyn.function(name)
-    except KeyError:
-        if name in _FALLBACK:
-            return _FALLBACK[name]
-        raise
+    return learndyn.function(name)
 
 
 # ---------------------------------------------------------------- data and measures

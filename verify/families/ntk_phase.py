@@ -92,8 +92,7 @@ def infinite_width_path(sigma_w2: float, sigma_b2: float, activation: str, k0: t
     for depth in range(1, MAX_DEPTH + 1):
         q1 = k[[0, 0, 2]]
         q2 = k[[0, 2, 2]]
-        c = torch.stack([k[0], k[1], k[2]])
-        c = torch.minimum(torch.maximum(c, -torch.sqrt(q1 * q2)), torch.sqrt(q1 * q2))
+        c = torch.minimum(torch.maximum(k, -torch.sqrt(q1 * q2)), torch.sqrt(q1 * q2))
         tdot = Td(q1, c, q2)
         k = w * T(q1, c, q2) + b
         theta = k + w * tdot * theta
@@ -114,6 +113,12 @@ def phase_inputs(seed: int, d: int = 16) -> torch.Tensor:
     g = torch.Generator().manual_seed(int(seed))
     x = torch.randn(2, d, generator=g, dtype=torch.float64)
     return x * math.sqrt(d) / x.norm(dim=1, keepdim=True)
+
+
+def _path_from(x: torch.Tensor, sigma_w2: float, sigma_b2: float, activation: str) -> Path:
+    """:func:`infinite_width_path` from the input kernel of the two rows ``x``."""
+    k0 = (x @ x.T) / x.shape[1]
+    return infinite_width_path(sigma_w2, sigma_b2, activation, (float(k0[0, 0]), float(k0[0, 1]), float(k0[1, 1])))
 
 
 class PhaseRun(NamedTuple):
@@ -137,8 +142,7 @@ def _phase_run(activation: str, sigma_w2: float, sigma_b2: float, seed: int, wid
     from learndyn.verify.simulate.ntk_law import sampled_layers
 
     x = phase_inputs(seed)
-    k0 = (x @ x.T) / x.shape[1]
-    path = infinite_width_path(sigma_w2, sigma_b2, activation, (float(k0[0, 0]), float(k0[0, 1]), float(k0[1, 1])))
+    path = _path_from(x, sigma_w2, sigma_b2, activation)
     depth = path.burn_in + measured
     s = sampled_layers(x.to(device), hidden_layers=depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2, activation=activation,
                        width=width, networks=networks, seed=seed, ntk=path.ordered, device=device)
@@ -237,10 +241,7 @@ def simulate_depth_limit(case, sizes, device) -> Measurement:
 
 
 def _log_chi1(activation: str, sigma_w2: float, sigma_b2: float) -> float:
-    x = phase_inputs(0)
-    k0 = (x @ x.T) / x.shape[1]
-    path = infinite_width_path(sigma_w2, sigma_b2, activation, (float(k0[0, 0]), float(k0[0, 1]), float(k0[1, 1])))
-    return abs(math.log(path.chi1))
+    return abs(math.log(_path_from(phase_inputs(0), sigma_w2, sigma_b2, activation).chi1))
 
 
 def phase_strategy(result):

@@ -42,9 +42,7 @@ from hypothesis import strategies as st
 from learndyn.verify.families.linear import LR_LAMBDA
 from learndyn.verify.report import Check
 from learndyn.verify.runner import VerifyConfig
-from learndyn.verify.property_runs import (
-    RICHARDSON_TOL, ConvergenceRecord, assert_first_order, convergence_row, run_examples,
-)
+from learndyn.verify.property_runs import ConvergenceRecord, assert_first_order, convergence_row, run_examples
 from learndyn.verify.strategies import point_strategy
 from learndyn.verify.tier_b import OUTPUT, Measurement, Richardson, SimulationCheck, Statistical, UpperBound
 from learndyn.verify.tier_b.cases import batch_strategy, columns, pinned_batch
@@ -537,9 +535,7 @@ def equivalent_decay_slower_check(config: VerifyConfig) -> Check:
         assert_first_order("equivalent_decay_is_slower", e1, e2, eR, worst)
 
     failure = run_examples(_lam_eps_strategy(8), body, config, max(1, config.examples // 50))
-    row = convergence_row("equivalent_decay_is_slower", worst, failure, "")
-    row.tier = "claim"
-    return row
+    return convergence_row("equivalent_decay_is_slower", worst, failure)
 
 
 def imbalance_decay_check(config: VerifyConfig) -> Check:
@@ -558,7 +554,7 @@ def imbalance_decay_check(config: VerifyConfig) -> Check:
         d0 = torch.tensor(imbalance, dtype=torch.float64, device=dev)
         tau = torch.maximum(c["tau"], (2 * s + 2 * gamma + 1) / LR_LAMBDA)
         steps = int(math.ceil(float((2.0 / gamma * tau).max())))  # two e-folding times 1/(2 gamma) ... of the slowest
-        steps = min(steps, 40000)
+        steps = min(steps, MAX_STEPS)
         every = max(1, steps // 200)
         runs = [simulate_scalar_network(1.0, s, u0, 1 / (k * tau), k * steps, imbalance=d0, gamma=gamma,
                                         record_every=k * every, device=dev) for k in (1, 2)]
@@ -571,9 +567,7 @@ def imbalance_decay_check(config: VerifyConfig) -> Check:
         assert_first_order("weight_decay_removes_imbalance", e1, e2, eR, worst)
 
     failure = run_examples(strategy, body, config, max(1, config.examples // 25))
-    row = convergence_row("weight_decay_removes_imbalance", worst, failure, "")
-    row.tier = "claim"
-    return row
+    return convergence_row("weight_decay_removes_imbalance", worst, failure)
 
 
 REGULARISATION_CLAIMS: dict[str, Callable[[VerifyConfig], Check]] = {

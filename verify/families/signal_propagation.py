@@ -108,16 +108,22 @@ def _chain(case, sizes, device, *, depth: int, sigma_w, sigma_b, **noise):
                            networks=sizes["networks"], seed=case["seed"], device=device, **noise)
 
 
+def _map_measurements(case, run, noise: str) -> list[Measurement]:
+    """Per configuration of ``case``: ``K^l`` of ``run`` against the map of its sampled ``q^{l−1}``, layers
+    ``2 … depth``, both inputs, per network."""
+    q, k = run.variance, run.conditional_variance  # (configs, networks, depth, inputs)
+    return [Measurement(args=dict(q=q[i, :, :-1], **p), observed={OUTPUT: k[i, :, 1:]}, replicate_dim=0,
+                        reduce_dims=(1, 2), where=_describe(p, noise))
+            for i, p in enumerate(case["points"])]
+
+
 def simulate_variance_map(case, sizes, device) -> list[Measurement]:
     """``K^l = E[q^l | layer l−1]`` against ``variance_map(q^{l−1})`` (sampled ``q^{l−1}``), layers ``2 … depth``,
     both inputs, per network: ``E[K^l − map(q^{l−1})] = 0`` at every width (module docstring)."""
     c = columns(case["points"], device)
     run = _chain(case, sizes, device, depth=sizes["depth"], sigma_w=c["sigma_w"], sigma_b=c["sigma_b"],
                  **noise_keywords(c["mu2"], case["noise"]))
-    q, k = run.variance, run.conditional_variance  # (configs, networks, depth, inputs)
-    return [Measurement(args=dict(q=q[i, :, :-1], **p), observed={OUTPUT: k[i, :, 1:]}, replicate_dim=0,
-                        reduce_dims=(1, 2), where=_describe(p, case["noise"]))
-            for i, p in enumerate(case["points"])]
+    return _map_measurements(case, run, case["noise"])
 
 
 def simulate_additive_noise_variance_map(case, sizes, device) -> list[Measurement]:
@@ -125,10 +131,7 @@ def simulate_additive_noise_variance_map(case, sizes, device) -> list[Measuremen
     c = columns(case["points"], device)
     run = _chain(case, sizes, device, depth=sizes["depth"], sigma_w=c["sigma_w"], sigma_b=c["sigma_b"],
                  additive_eps=c["eps"])
-    q, k = run.variance, run.conditional_variance
-    return [Measurement(args=dict(q=q[i, :, :-1], **p), observed={OUTPUT: k[i, :, 1:]}, replicate_dim=0,
-                        reduce_dims=(1, 2), where=_describe(p, "additive"))
-            for i, p in enumerate(case["points"])]
+    return _map_measurements(case, run, "additive")
 
 
 def simulate_critical_sigma_w(case, sizes, device) -> list[Measurement]:
@@ -231,7 +234,7 @@ def simulate_fixed_point(name: str):
                             allowance=ROOT_BIAS_PER_WIDTH / sizes["width"], where=_describe(p, case["noise"]))
                 for p, (c_star, chi) in zip(case["points"], runs)]
 
-    simulate.__qualname__ = f"simulate_fixed_point[{name}]"  # the measurement cache keys on it
+    simulate.__qualname__ = f"simulate_fixed_point[{name}]"  # a readable name (the cache keys on the function)
     return simulate
 
 

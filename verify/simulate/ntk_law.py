@@ -36,7 +36,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .ntk import EmpiricalKernels, _generator, _int, _matrix, _network_args
+from .ntk import EmpiricalKernels, _generator, _int, _matrix, _network_args, _phi
 from .scalar import _default_device
 
 __all__ = ["LayerStatistics", "sampled_kernels", "sampled_layers"]
@@ -57,10 +57,6 @@ class LayerStatistics(NamedTuple):
     kernel: Tensor
     derivative: Tensor
     ntk: Tensor | None
-
-
-def _phi(z: Tensor, activation: str) -> Tensor:
-    return torch.relu(z) if activation == "relu" else torch.erf(z)
 
 
 def _dphi(z: Tensor, activation: str) -> Tensor:

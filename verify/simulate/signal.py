@@ -131,6 +131,21 @@ def _phi(h: Tensor, alpha: float) -> Tensor:
     return torch.clamp_min(h, -alpha)
 
 
+def _check_noise(noise: str, keep, noise_std) -> None:
+    """``ValueError`` for an unknown ``noise``, for ``keep``/``noise_std`` given with another noise, or missing
+    with their own."""
+    if noise not in _NOISES:
+        raise ValueError(f"noise must be one of {_NOISES}, got {noise!r}")
+    if keep is not None and noise != "dropout":
+        raise ValueError(f"keep is the dropout keep probability; it needs noise='dropout', got noise={noise!r}")
+    if noise_std is not None and noise != "gaussian":
+        raise ValueError(f"noise_std needs noise='gaussian', got noise={noise!r}")
+    if noise == "dropout" and keep is None:
+        raise ValueError("keep (keep probability in (0, 1]) is required with noise='dropout'")
+    if noise == "gaussian" and noise_std is None:
+        raise ValueError("noise_std (>= 0) is required with noise='gaussian'")
+
+
 def _chunk(networks: int, bytes_per_network: int) -> int:
     return max(1, min(networks, _CHUNK_BYTES // max(1, bytes_per_network)))
 
@@ -185,22 +200,13 @@ def propagate(
     sb = _real("sigma_b", sigma_b, low=0.0)
     eps = _real("additive_eps", additive_eps, low=0.0)
     shift = 0.0 if alpha is None else _real("alpha", alpha)
-    if noise not in _NOISES:
-        raise ValueError(f"noise must be one of {_NOISES}, got {noise!r}")
-    if keep is not None and noise != "dropout":
-        raise ValueError(f"keep is the dropout keep probability; it needs noise='dropout', got noise={noise!r}")
-    if noise_std is not None and noise != "gaussian":
-        raise ValueError(f"noise_std needs noise='gaussian', got noise={noise!r}")
+    _check_noise(noise, keep, noise_std)
     p, std = 1.0, 0.0
     if noise == "dropout":
-        if keep is None:
-            raise ValueError("keep (keep probability in (0, 1]) is required with noise='dropout'")
         p = _real("keep", keep)
         if not 0.0 < p <= 1.0:
             raise ValueError(f"keep must be in (0, 1], got {keep!r}")
     if noise == "gaussian":
-        if noise_std is None:
-            raise ValueError("noise_std (>= 0) is required with noise='gaussian'")
         std = _real("noise_std", noise_std, low=0.0)
     dev = _default_device(device)
     if not isinstance(x, Tensor):
@@ -333,16 +339,7 @@ def propagate_units(
     arguments and the device; raises ``ValueError`` naming a bad parameter.
     """
     depth, width, networks = _int("depth", depth), _int("width", width), _int("networks", networks)
-    if noise not in _NOISES:
-        raise ValueError(f"noise must be one of {_NOISES}, got {noise!r}")
-    if keep is not None and noise != "dropout":
-        raise ValueError(f"keep is the dropout keep probability; it needs noise='dropout', got noise={noise!r}")
-    if noise_std is not None and noise != "gaussian":
-        raise ValueError(f"noise_std needs noise='gaussian', got noise={noise!r}")
-    if noise == "dropout" and keep is None:
-        raise ValueError("keep (keep probability in (0, 1]) is required with noise='dropout'")
-    if noise == "gaussian" and noise_std is None:
-        raise ValueError("noise_std (>= 0) is required with noise='gaussian'")
+    _check_noise(noise, keep, noise_std)
     dev = _default_device(device)
     sw = _batch_param("sigma_w", sigma_w, dev, low=0.0, strict=True)
     sb = _batch_param("sigma_b", sigma_b, dev, low=0.0)

@@ -1,8 +1,9 @@
 """Running declared simulation checks: draw the cases, simulate each once, compare with a theory, report a row.
 
-Measurements are kept in a :class:`MeasurementCache` for the run, so two checks that simulate the same case (the
-dropout expectation and its bound) share it, and power (:mod:`learndyn.verify.tier_b.power`) re-compares without
-re-simulating.
+Measurements are kept in a :class:`MeasurementCache` for the run, keyed by the simulation function itself, so power
+(:mod:`learndyn.verify.tier_b.power`) re-compares the checks' measurements without re-simulating. Checks that
+observe one simulation differently (the dropout expectation and its bound, the phase results of family 4) declare
+different functions, which share the simulation through their family module's own cache.
 """
 from __future__ import annotations
 

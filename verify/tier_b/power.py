@@ -22,8 +22,8 @@ import torch
 from learndyn.verify.tier_b.declaration import SimulationCheck
 from learndyn.verify.tier_b.engine import CaseRun, judge
 
-__all__ = ["Variant", "PowerRow", "variants", "wrong_theory", "measure_power", "format_power_table", "TARGET",
-           "DELTA_RANGE"]
+__all__ = ["Variant", "PowerRow", "variants", "wrong_theory", "measure_power", "format_power_table", "power_columns",
+           "TARGET", "DELTA_RANGE"]
 
 #: the error every result's checks must catch at the default size (issue: verification with power)
 TARGET = 0.02
@@ -170,6 +170,15 @@ def measure_power(result, runs_by_check: Sequence[tuple[SimulationCheck, Sequenc
     return row
 
 
+def power_columns(per_variant: dict) -> tuple[float | None, float | None, float | None]:
+    """The table's columns of a result's per-variant ``δ`` (floats, or their JSON form where ``"inf"`` stands for
+    ``inf``): the weakest ``× (1 + δ)`` over the outputs, the weakest ``× (1 − δ)``, the clock (``None`` where
+    absent)."""
+    values = {k: math.inf if v == "inf" else v for k, v in per_variant.items()}
+    worst = lambda sign: max((v for k, v in values.items() if k.endswith(f"(1{sign}d)")), default=None)  # noqa: E731
+    return worst("+"), worst("-"), values.get(Variant("clock").label)
+
+
 def _pct(x: float | None) -> str:
     if x is None:
         return "-"
@@ -190,11 +199,9 @@ def format_power_table(rows: Sequence[PowerRow]) -> str:
             lines.append((r.result, str(r.checks), "-", "-", "-",
                           f"bound: {'fails' if r.bound_detected else 'PASSES'} as {r.bound_replaced_by}", verdict))
             continue
-        worst = lambda sign: max((v for k, v in r.per_variant.items() if k.endswith(f"(1{sign}d)") and "clock" not in k), default=None)  # noqa: E731
-        clock = r.per_variant.get("clock (1+d) fast")
         verdict = ("NO CHECK" if r.checks == 0 else "FAILS UNPERTURBED" if not r.passes_unperturbed
                    else "ok" if r.meets_target else "MISSED")
-        lines.append((r.result, str(r.checks), _pct(worst("+")), _pct(worst("-")), _pct(clock), _pct(r.delta), verdict))
+        lines.append((r.result, str(r.checks), *map(_pct, power_columns(r.per_variant)), _pct(r.delta), verdict))
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
     text = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in lines]
     text.insert(1, "  ".join("-" * w for w in widths))

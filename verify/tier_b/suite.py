@@ -7,10 +7,10 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from learndyn.verify.report import Check
 from learndyn.verify.tier_b.declaration import SimulationCheck
-from learndyn.verify.tier_b.engine import MeasurementCache, judge, measure, row
+from learndyn.verify.tier_b.engine import MeasurementCache, measure, run_check
 from learndyn.verify.tier_b.power import PowerRow, measure_power
 
-__all__ = ["tier_b_labels", "run_tier_b", "run_power", "NO_CHECK"]
+__all__ = ["tier_b_labels", "power_labels", "run_tier_b", "run_power", "NO_CHECK"]
 
 NO_CHECK = "no simulation check is declared for this result: tier b cannot say whether the theory holds"
 
@@ -23,13 +23,26 @@ def _declared(declared: Mapping[str, Sequence[SimulationCheck]] | None) -> Mappi
     return simulations()
 
 
+def _label(name: str, check: SimulationCheck | None = None) -> str:
+    return f"{name}: tier b ({check.title if check is not None else 'none'})"
+
+
 def tier_b_labels(names: Iterable[str], declared=None) -> list[str]:
     """The progress labels :func:`run_tier_b` reports, in order (one per check, or per result without one)."""
     declared = _declared(declared)
     labels = []
     for n in names:
-        labels += [f"{n}: tier b ({c.title})" for c in declared.get(n, ())] or [f"{n}: tier b (none)"]
+        labels += [_label(n, c) for c in declared.get(n, ())] or [_label(n)]
     return labels
+
+
+def _power_label(name: str) -> str:
+    return f"{name}: power"
+
+
+def power_labels(names: Iterable[str]) -> list[str]:
+    """The progress labels :func:`run_power` reports, in order (one per result)."""
+    return [_power_label(n) for n in names]
 
 
 def _no_check(name: str) -> Check:
@@ -49,14 +62,13 @@ def run_tier_b(names: Iterable[str], *, config, theories: Mapping[str, Callable]
         checks = declared.get(n, ())
         if not checks:
             if progress:
-                progress(f"{n}: tier b (none)")
+                progress(_label(n))
             rows.append(_no_check(n))
         for check in checks:
             if progress:
-                progress(f"{n}: tier b ({check.title})")
-            runs = measure(check, results[n], examples=config.examples, seed=config.seed, device=config.device,
-                           cache=cache)
-            rows.append(row(check, runs, judge(check, runs, theories[n])))
+                progress(_label(n, check))
+            rows.append(run_check(check, results[n], theories[n], examples=config.examples, seed=config.seed,
+                                  device=config.device, cache=cache))
     return rows
 
 
@@ -84,7 +96,7 @@ def run_power(names: Iterable[str], *, config, theories: Mapping[str, Callable],
     out: list[PowerRow] = []
     for n in names:
         if progress:
-            progress(f"{n}: power")
+            progress(_power_label(n))
         checks = declared.get(n, ())
         if not checks:
             out.append(PowerRow(n, 0, None, None, note="no simulation check"))
