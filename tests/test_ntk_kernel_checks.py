@@ -30,18 +30,6 @@ F64 = torch.float64
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _clear() -> None:
-    ntk_kernels._sampled.cache_clear()
-    ntk_phase._phase_run.cache_clear()
-
-
-@pytest.fixture(autouse=True)
-def fresh_simulations():
-    """The kernel and phase simulations are memoised per case: a patched simulator must not see an old run."""
-    _clear()
-    yield
-    _clear()
-
 
 def _blocked(name: str) -> set[str]:
     """The results a check's simulation must not evaluate: its own group's (the phase checks may use the maps)."""
@@ -56,7 +44,7 @@ def pinned_runs():
     """Every check's pinned cases at the default sizes, simulated while the results they verify raise if called."""
     real = learndyn.function
     runs = {}
-    _clear()
+    cache = MeasurementCache()  # one verification: the kernel checks share one run, and so do the phase checks
     for name in NAMES:
         blocked = _blocked(name)
 
@@ -68,9 +56,7 @@ def pinned_runs():
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(learndyn, "function", no_theory)
             (check,) = simulations()[name]
-            runs[name] = (check, measure(check, declaration(name), examples=0, seed=0, device="cpu",
-                                         cache=MeasurementCache()))
-    _clear()
+            runs[name] = (check, measure(check, declaration(name), examples=0, seed=0, device="cpu", cache=cache))
     return runs
 
 

@@ -13,7 +13,7 @@ import learndyn
 from learndyn.derive.registry import declaration
 from learndyn.verify.families import ntk_training as nt
 from learndyn.verify.families import simulations_of_module
-from learndyn.verify.tier_b import Variant, judge, measure, wrong_theory
+from learndyn.verify.tier_b import MeasurementCache, Variant, judge, measure, wrong_theory
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -27,17 +27,16 @@ def linearised_check(name: str):
     return dataclasses.replace(check, sizes=SMALL)
 
 
-def runs_at_pinned(name: str, check=None):
+def runs_at_pinned(name: str, check=None, cache: MeasurementCache | None = None):
     check = check or linearised_check(name)
-    return check, measure(check, declaration(name), examples=0, seed=0, device="cpu")
+    return check, measure(check, declaration(name), examples=0, seed=0, device="cpu", cache=cache)
 
 
 @pytest.fixture(scope="module")
 def pinned():
     """Every result's linearised check at its pinned cases, small networks (the four share one simulation)."""
-    nt.clear_cache()
-    yield {name: runs_at_pinned(name) for name in RESULTS}
-    nt.clear_cache()
+    cache = MeasurementCache()
+    return {name: runs_at_pinned(name, cache=cache) for name in RESULTS}
 
 
 # -- the bounds behind the tolerances -------------------------------------------------------------------------
@@ -140,16 +139,13 @@ def test_a_learning_rate_two_percent_off_fails(monkeypatch) -> None:
     def fast(lin, y, *, lr, steps, record=None):
         return real(lin, y, lr=lr * 1.02, steps=steps, record=record)
 
-    nt.clear_cache()
     monkeypatch.setattr(nt, "gradient_descent", fast)
-    try:
-        for name in ("mse_train_prediction", "mse_test_prediction", "mean_prediction"):
-            check, runs = runs_at_pinned(name)
-            j = judge(check, runs, learndyn.function(name))
-            assert j.passed == (name == "mean_prediction"), (name, j.ratio, j.failure)
-            assert j.passed or j.ratio > 3
-    finally:
-        nt.clear_cache()
+    cache = MeasurementCache()
+    for name in ("mse_train_prediction", "mse_test_prediction", "mean_prediction"):
+        check, runs = runs_at_pinned(name, cache=cache)
+        j = judge(check, runs, learndyn.function(name))
+        assert j.passed == (name == "mean_prediction"), (name, j.ratio, j.failure)
+        assert j.passed or j.ratio > 3
 
 
 @pytest.mark.slow

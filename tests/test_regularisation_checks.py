@@ -34,14 +34,6 @@ def _id(v) -> str:
     return f"{v[0]}-{v[1]}" if isinstance(v, tuple) else str(v)
 
 
-@pytest.fixture(autouse=True)
-def fresh_dropout_clock():
-    """The dropout hitting-time measurement is memoised per case: a patched simulator must not see an old one."""
-    family._CLOCKS.clear()
-    yield
-    family._CLOCKS.clear()
-
-
 def _pinned(name: str, index: int, cache: MeasurementCache | None = None):
     check = simulations()[name][index]
     return check, measure(check, declaration(name), examples=0, seed=0, device="cpu", cache=cache or MeasurementCache())
@@ -58,12 +50,10 @@ def pinned_runs():
             raise AssertionError(f"a simulation called the theory {name}")
         return real(name, check=check)
 
-    family._CLOCKS.clear()
     cache = MeasurementCache()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(learndyn, "function", no_theory)
         runs = {key: _pinned(*key, cache=cache) for key in CHECKS}
-    family._CLOCKS.clear()
     return runs
 
 

@@ -197,3 +197,33 @@ def test_a_users_family_gets_tier_b_and_power_from_its_module(tmp_path) -> None:
     finally:
         user.SIMULATIONS = (check,)
     assert len(rows) == 1 and not rows[0].passed
+
+
+def test_checks_that_share_a_run_simulate_it_once_per_case() -> None:
+    """Two checks observing one ``run`` (the dropout expectation and its bound, say) simulate each case once
+    within a verification; called outside one, a shared run simply runs."""
+    from learndyn.verify.tier_b import SharedRun
+    from learndyn.verify.tier_b.engine import measure
+
+    calls: list[dict] = []
+
+    def run(case, sizes, device):
+        calls.append(dict(case))
+        return torch.full((16,), float(case["x"]), dtype=F64) + 1e-3 * torch.arange(16, dtype=F64)
+
+    def observe_value(out, case, sizes, device):
+        return Measurement(args={"v": torch.tensor(float(case["x"]), dtype=F64)}, observed={OUTPUT: out}, replicate_dim=0)
+
+    def observe_twice(out, case, sizes, device):
+        return Measurement(args={"v": torch.tensor(2.0 * case["x"], dtype=F64)}, observed={OUTPUT: 2 * out}, replicate_dim=0)
+
+    checks = [SimulationCheck(result="r", title=t, method="monte_carlo", simulate=SharedRun(run, obs),
+                              compare=Statistical(), points=({"x": 1.0}, {"x": 2.0}))
+              for t, obs in (("value", observe_value), ("twice", observe_twice))]
+    cache = MeasurementCache()
+    runs = [measure(c, None, examples=0, seed=0, device="cpu", cache=cache) for c in checks]
+    assert [c["x"] for c in calls] == [1.0, 2.0]  # each case once, for both checks
+    assert all(judge(c, r, lambda v: v).passed for c, r in zip(checks, runs))
+    assert float(runs[1][0].measurements[0].observed[OUTPUT][0]) == 2.0
+    checks[0].simulate({"x": 3.0}, {}, "cpu")
+    assert len(calls) == 3

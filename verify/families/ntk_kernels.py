@@ -24,14 +24,13 @@ wherever it is not small against its scale.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 from hypothesis import strategies as st
 
 from learndyn.domain import IntParam
-from learndyn.verify.tier_b import OUTPUT, Measurement, SimulationCheck, Statistical
+from learndyn.verify.tier_b import OUTPUT, Measurement, SharedRun, SimulationCheck, Statistical
 
 __all__ = ["KERNEL_CHECKS", "kernel_inputs", "sampled_case", "BIAS_PER_LAYER", "SIZES", "HIDDEN_RANGE"]
 
@@ -63,27 +62,23 @@ def _size(sizes, key: str, activation: str) -> int:
     return int(value[activation] if isinstance(value, dict) else value)
 
 
-@functools.lru_cache(maxsize=32)
-def _sampled(activation: str, hidden: int, sigma_w2: float, sigma_b2: float, seed: int, width: int, networks: int,
-             device: str):
+def sampled_case(case, sizes, device):
+    """The inputs and the sampled kernels of a case (one run shared by the NNGP and the NTK checks:
+    :class:`~learndyn.verify.tier_b.SharedRun`)."""
     from learndyn.verify.simulate.ntk_law import sampled_kernels
 
-    x = kernel_inputs(seed).to(device)
-    return x, sampled_kernels(x, hidden_layers=hidden, sigma_w2=sigma_w2, sigma_b2=sigma_b2, activation=activation,
-                              width=width, networks=networks, seed=seed, device=device)
-
-
-def sampled_case(case, sizes, device):
-    """The inputs and the sampled kernels of a case (cached: the NNGP and the NTK checks share one simulation)."""
     act = case["activation"]
-    return _sampled(act, int(case["hidden_layers"]), float(case["sigma_w2"]), float(case["sigma_b2"]),
-                    int(case["seed"]), _size(sizes, "width", act), _size(sizes, "networks", act), str(device))
+    seed = int(case["seed"])
+    x = kernel_inputs(seed).to(device)
+    return x, sampled_kernels(x, hidden_layers=int(case["hidden_layers"]), sigma_w2=float(case["sigma_w2"]),
+                              sigma_b2=float(case["sigma_b2"]), activation=act, width=_size(sizes, "width", act),
+                              networks=_size(sizes, "networks", act), seed=seed, device=str(device))
 
 
-def simulate_kernel(which: str):
-    """``(case, sizes, device) -> Measurement`` of the mean empirical ``which`` ("nngp" or "ntk") kernel."""
-    def simulate(case, sizes, device) -> Measurement:
-        x, kernels = sampled_case(case, sizes, device)
+def simulate_kernel(which: str) -> SharedRun:
+    """The mean empirical ``which`` ("nngp" or "ntk") kernel of :func:`sampled_case`, as a Measurement."""
+    def observe(sampled, case, sizes, device) -> Measurement:
+        x, kernels = sampled
         emp = getattr(kernels, which)                              # (M, n, n)
         rows, cols = torch.triu_indices(INPUTS, INPUTS, device=emp.device)
         observed = emp[:, rows, cols]                              # (M, pairs)
@@ -99,8 +94,8 @@ def simulate_kernel(which: str):
             allowance=allowance,
             where=(f"{act}, hidden_layers={L}, sigma_w2={case['sigma_w2']:.4g}, sigma_b2={case['sigma_b2']:.4g}, "
                    f"{emp.shape[0]} networks of width {width}, seed {case['seed']}"))
-    simulate.__qualname__ = f"simulate_{which}_kernel"
-    return simulate
+    observe.__qualname__ = f"observe_{which}_kernel"
+    return SharedRun(sampled_case, observe)
 
 
 def kernel_strategy(result):

@@ -38,14 +38,13 @@ where ``c*`` is), a structural check that catches ``χ1`` in place of ``χ_c*`` 
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import NamedTuple
 
 import torch
 from hypothesis import strategies as st
 
-from learndyn.verify.tier_b import Measurement, SimulationCheck, Statistical
+from learndyn.verify.tier_b import Measurement, SharedRun, SimulationCheck, Statistical
 
 __all__ = ["PHASE_CHECKS", "PhaseRun", "phase_run", "infinite_width_path", "ALLOWANCE", "MIN_LOG_CHI"]
 
@@ -136,28 +135,24 @@ class PhaseRun(NamedTuple):
     depth: int
 
 
-@functools.lru_cache(maxsize=32)
-def _phase_run(activation: str, sigma_w2: float, sigma_b2: float, seed: int, width: int, networks: int,
-               measured: int, device: str) -> PhaseRun:
+def phase_run(case, sizes, device) -> PhaseRun:
+    """The deep random networks of a case at their stationary state (one run shared by the four results' checks:
+    :class:`~learndyn.verify.tier_b.SharedRun`)."""
     from learndyn.verify.simulate.ntk_law import sampled_layers
 
+    activation, sigma_w2, sigma_b2 = case["activation"], float(case["sigma_w2"]), float(case["sigma_b2"])
+    seed, width, measured = int(case["seed"]), int(sizes["width"]), int(sizes["measured_layers"])
     x = phase_inputs(seed)
     path = _path_from(x, sigma_w2, sigma_b2, activation)
     depth = path.burn_in + measured
     s = sampled_layers(x.to(device), hidden_layers=depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2, activation=activation,
-                       width=width, networks=networks, seed=seed, ntk=path.ordered, device=device)
+                       width=width, networks=int(sizes["networks"]), seed=seed, ntk=path.ordered, device=str(device))
     kern = s.kernel[:, -measured:]                      # Ĉ^l, l = D − measured + 2 … D + 1 (the readout's input)
     der = s.derivative[:, -measured:]                   # Ĥ^l, l = D − measured + 1 … D
     qa, qb, cab = kern[..., 0, 0], kern[..., 1, 1], kern[..., 0, 1]
     return PhaseRun(q=torch.stack([qa.mean(1), qb.mean(1)], 1), c=(cab / torch.sqrt(qa * qb)).mean(1),
                     chi1=der.diagonal(dim1=2, dim2=3).mean(1), chic=der[..., 0, 1].mean(1), k_off=cab.mean(1),
                     ntk=s.ntk, path=path, width=width, depth=depth)
-
-
-def phase_run(case, sizes, device) -> PhaseRun:
-    """The (cached) run of a case: the four results' checks share it."""
-    return _phase_run(case["activation"], float(case["sigma_w2"]), float(case["sigma_b2"]), int(case["seed"]),
-                      int(sizes["width"]), int(sizes["networks"]), int(sizes["measured_layers"]), str(device))
 
 
 def _allowance(key: str, activation: str, width: int) -> float:
@@ -175,9 +170,8 @@ def _where(case, run: PhaseRun) -> str:
             f"{run.q.shape[0]} networks of width {run.width}, depth {run.depth}, seed {case['seed']}")
 
 
-def simulate_fixed_point(case, sizes, device) -> list[Measurement]:
+def observe_fixed_point(run: PhaseRun, case, sizes, device) -> list[Measurement]:
     """``q*`` from the stationary variance, ``c*`` from the stationary correlation (module docstring)."""
-    run = phase_run(case, sizes, device)
     act = case["activation"]
     return [Measurement(args=_args(case), observed={"q_star": run.q}, replicate_dim=0, reduce_dims=(1,),
                         allowance=_allowance("q", act, run.width), where=_where(case, run)),
@@ -185,9 +179,8 @@ def simulate_fixed_point(case, sizes, device) -> list[Measurement]:
                         allowance=_allowance("c", act, run.width), where=_where(case, run))]
 
 
-def simulate_chi1(case, sizes, device) -> Measurement:
+def observe_chi1(run: PhaseRun, case, sizes, device) -> Measurement:
     """``χ1`` as the layer-to-layer Jacobian's mean squared singular value at the stationary state."""
-    run = phase_run(case, sizes, device)
     return Measurement(args=_args(case), observed={"value": run.chi1}, replicate_dim=0, reduce_dims=(1,),
                        allowance=_allowance("chi1", case["activation"], run.width), where=_where(case, run))
 
@@ -196,9 +189,8 @@ def _contraction(sign: float):
     return lambda xi: torch.exp(sign / xi)
 
 
-def simulate_depth_scales(case, sizes, device) -> list[Measurement]:
+def observe_depth_scales(run: PhaseRun, case, sizes, device) -> list[Measurement]:
     """``ξ1``, ``ξ_c`` through the per-layer factors ``χ1 = e^{∓1/ξ1}``, ``χ_c* = e^{−1/ξ_c}`` they describe."""
-    run = phase_run(case, sizes, device)
     act = case["activation"]
     sign = -1.0 if run.path.ordered else 1.0
     return [Measurement(args=_args(case), observed={"xi_1": run.chi1}, observe={"xi_1": _contraction(sign)},
@@ -225,10 +217,9 @@ def _recursion_limit(run: PhaseRun) -> tuple[torch.Tensor, torch.Tensor, float]:
     return r.reshape(1), se.reshape(1), allowance
 
 
-def simulate_depth_limit(case, sizes, device) -> Measurement:
+def observe_depth_limit(run: PhaseRun, case, sizes, device) -> Measurement:
     """Ordered: the depth-``D`` empirical NTK; chaotic: the off-diagonal limit of the recursion driven by the
     network's stationary ``k̂``, ``χ̂_c`` (module docstring)."""
-    run = phase_run(case, sizes, device)
     if run.path.ordered:
         return Measurement(args=_args(case), observed={"diagonal": run.ntk.diagonal(dim1=1, dim2=2),
                                                        "off_diagonal": run.ntk[:, 0, 1:2]},
@@ -238,6 +229,13 @@ def simulate_depth_limit(case, sizes, device) -> Measurement:
     return Measurement(args=_args(case), observed={"off_diagonal": r}, standard_error={"off_diagonal": se},
                        allowance=allowance,
                        where=_where(case, run) + ": off-diagonal limit k/(1 - chi_c) of the measured recursion")
+
+
+#: the four results observe one run per case
+simulate_fixed_point = SharedRun(phase_run, observe_fixed_point)
+simulate_chi1 = SharedRun(phase_run, observe_chi1)
+simulate_depth_scales = SharedRun(phase_run, observe_depth_scales)
+simulate_depth_limit = SharedRun(phase_run, observe_depth_limit)
 
 
 def _log_chi1(activation: str, sigma_w2: float, sigma_b2: float) -> float:

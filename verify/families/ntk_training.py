@@ -48,7 +48,6 @@ teacher and its centred square), 4 test rows (:func:`mse_task`).
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -56,11 +55,11 @@ import torch
 from hypothesis import strategies as st
 
 from learndyn.verify.simulate.ntk_linearised import Linearisation, LinearisedRun, gradient_descent, linearise
-from learndyn.verify.tier_b import OUTPUT, Measurement, Richardson, SimulationCheck, Statistical
+from learndyn.verify.tier_b import OUTPUT, Measurement, Richardson, SharedRun, SimulationCheck, Statistical
 from learndyn.verify.tier_b.observables import crossing_time
 
 __all__ = ["SIMULATIONS", "X_MAX", "REMAINDER", "KAPPA_REMAINDER", "TAU_END", "ROUND_OFF", "mse_task",
-           "tangent_runs", "clear_cache"]
+           "tangent_runs", "wide_runs"]
 
 #: the fastest mode's step ``lr λ_max/(n k)`` in the Richardson runs
 X_MAX = 0.05
@@ -150,9 +149,10 @@ def _where(case) -> str:
             f"sigma_b2={case['sigma_b2']:.4g}, seed {case['seed']}")
 
 
-@functools.lru_cache(maxsize=64)
-def _tangent_runs(key: tuple, sizes_key: tuple, device: str) -> TangentRuns:
-    case, sizes = dict(key), dict(sizes_key)
+def tangent_runs(case, sizes, device) -> TangentRuns:
+    """The linearised networks of ``case`` trained at ``lr``, ``lr/2`` and to convergence (one run shared by the
+    four results' checks: :class:`~learndyn.verify.tier_b.SharedRun`)."""
+    device = str(device)
     x_train, y, x_test = mse_task(case["seed"])
     n, k = y.shape
     lin = linearise(x_train, x_test, hidden_layers=case["hidden_layers"], sigma_w2=case["sigma_w2"],
@@ -176,22 +176,8 @@ def _tangent_runs(key: tuple, sizes_key: tuple, device: str) -> TangentRuns:
                        _where(case) + f", width {sizes['width']}")
 
 
-def tangent_runs(case, sizes, device) -> TangentRuns:
-    """The linearised networks of ``case`` trained at ``lr``, ``lr/2`` and to convergence (cached: the four
-    results' checks share them)."""
-    key = tuple(sorted((k, v) for k, v in case.items()))
-    return _tangent_runs(key, tuple(sorted(sizes.items())), str(device))
-
-
-def clear_cache() -> None:
-    """Forget the cached runs (tests that perturb the simulator)."""
-    _tangent_runs.cache_clear()
-    _wide_runs.cache_clear()
-
-
-def simulate_train(case, sizes, device) -> list[Measurement]:
+def observe_train(r: TangentRuns, case, sizes, device) -> list[Measurement]:
     """Training outputs of each linearised network at ``lr`` and ``lr/2`` (Richardson), scale ``‖f0 − Y‖_F``."""
-    r = tangent_runs(case, sizes, device)
     t = r.coarse.steps.to(torch.float64)
     out = []
     for i in range(r.lin.f0_train.shape[0]):
@@ -203,10 +189,9 @@ def simulate_train(case, sizes, device) -> list[Measurement]:
     return out
 
 
-def simulate_test(case, sizes, device) -> list[Measurement]:
+def observe_test(r: TangentRuns, case, sizes, device) -> list[Measurement]:
     """Test outputs of each linearised network at ``lr`` and ``lr/2`` (Richardson), scale
     ``‖Θ_*X‖₂/λ_max · ‖f0 − Y‖_F``."""
-    r = tangent_runs(case, sizes, device)
     t = r.coarse.steps.to(torch.float64)
     out = []
     for i in range(r.lin.f0_train.shape[0]):
@@ -234,10 +219,9 @@ def decay_time(steps: torch.Tensor, residual: torch.Tensor, direction: torch.Ten
     return t
 
 
-def simulate_condition(case, sizes, device) -> list[Measurement]:
+def observe_condition(r: TangentRuns, case, sizes, device) -> list[Measurement]:
     """``T_slow/T_fast`` of each linearised network's residual along ``Θ̂``'s extreme eigenvectors, at ``lr`` and
     ``lr/2`` (Richardson; relative)."""
-    r = tangent_runs(case, sizes, device)
     out = []
     for i in range(r.lin.f0_train.shape[0]):
         tt = r.lin.ntk_train_train[i]
@@ -251,10 +235,9 @@ def simulate_condition(case, sizes, device) -> list[Measurement]:
     return out
 
 
-def simulate_mean(case, sizes, device) -> list[Measurement]:
+def observe_mean(r: TangentRuns, case, sizes, device) -> list[Measurement]:
     """The mean converged test output of each antithetic pair of linearised networks against the theory at the
     pair's NTK; deterministic, within the distance left to the limit plus ``ROUND_OFF`` (module docstring)."""
-    r = tangent_runs(case, sizes, device)
     out = []
     f_train, f_test = r.converged.f_train[:, -1], r.converged.f_test[:, -1]
     for p in range(f_test.shape[0] // 2):
@@ -277,12 +260,13 @@ def simulate_mean(case, sizes, device) -> list[Measurement]:
 
 # -- real networks ----------------------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=8)
-def _wide_runs(key: tuple, sizes_key: tuple, device: str):
+def wide_runs(case, sizes, device):
+    """Real networks of ``case`` trained by GD at ``lr`` and ``lr/2`` (one run shared by the train and test checks:
+    :class:`~learndyn.verify.tier_b.SharedRun`)."""
     from learndyn.verify.simulate import train_mse
     import learndyn
 
-    case, sizes = dict(key), dict(sizes_key)
+    device = str(device)
     x_train, y, x_test = mse_task(case["seed"])
     n, k = y.shape
     kw = dict(hidden_layers=case["hidden_layers"], sigma_w2=case["sigma_w2"], sigma_b2=case["sigma_b2"],
@@ -298,9 +282,8 @@ def _wide_runs(key: tuple, sizes_key: tuple, device: str):
     return x_train, y, x_test, lr, runs, _where(case) + f", width {sizes['width']}"
 
 
-def _simulate_wide(case, sizes, device, test: bool) -> list[Measurement]:
-    x_train, y, x_test, lr, (coarse, fine), where = _wide_runs(
-        tuple(sorted(case.items())), tuple(sorted(sizes.items())), str(device))
+def _observe_wide(runs, case, sizes, test: bool) -> list[Measurement]:
+    x_train, y, x_test, lr, (coarse, fine), where = runs
     t = coarse.steps.to(torch.float64)
     lazy = (case["hidden_layers"] + 1) / math.sqrt(sizes["width"])
     out = []
@@ -325,17 +308,26 @@ def _simulate_wide(case, sizes, device, test: bool) -> list[Measurement]:
     return out
 
 
-def simulate_wide_train(case, sizes, device) -> list[Measurement]:
+def observe_wide_train(runs, case, sizes, device) -> list[Measurement]:
     """Richardson-extrapolated training outputs of real networks against the theory at their own ``Θ̂``
     (output 0) and ``f0``, within the step-size remainder plus the lazy-training allowance ``(L + 1)/√N`` of
     ``‖f0 − Y‖_F`` (module docstring)."""
-    return _simulate_wide(case, sizes, device, test=False)
+    return _observe_wide(runs, case, sizes, test=False)
 
 
-def simulate_wide_test(case, sizes, device) -> list[Measurement]:
-    """As :func:`simulate_wide_train` for the test outputs (the remainder in units of ``‖f0 − Y‖_F`` carries
+def observe_wide_test(runs, case, sizes, device) -> list[Measurement]:
+    """As :func:`observe_wide_train` for the test outputs (the remainder in units of ``‖f0 − Y‖_F`` carries
     ``‖Θ_*X‖₂/λ_max``)."""
-    return _simulate_wide(case, sizes, device, test=True)
+    return _observe_wide(runs, case, sizes, test=True)
+
+
+#: the linearised checks observe one run per case, and so do the two real-network checks
+simulate_train = SharedRun(tangent_runs, observe_train)
+simulate_test = SharedRun(tangent_runs, observe_test)
+simulate_condition = SharedRun(tangent_runs, observe_condition)
+simulate_mean = SharedRun(tangent_runs, observe_mean)
+simulate_wide_train = SharedRun(wide_runs, observe_wide_train)
+simulate_wide_test = SharedRun(wide_runs, observe_wide_test)
 
 
 # -- the declarations ---------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from learndyn.verify.report import Check
 from learndyn.verify.runner import VerifyConfig
 from learndyn.verify.property_runs import ConvergenceRecord, assert_first_order, convergence_row, run_examples
 from learndyn.verify.strategies import point_strategy
-from learndyn.verify.tier_b import OUTPUT, Measurement, Richardson, SimulationCheck, Statistical, UpperBound
+from learndyn.verify.tier_b import OUTPUT, Measurement, Richardson, SharedRun, SimulationCheck, Statistical, UpperBound
 from learndyn.verify.tier_b.cases import batch_strategy, columns, pinned_batch
 from learndyn.verify.tier_b.estimators import control_variate_mean
 from learndyn.verify.tier_b.observables import crossing_time, logit_between
@@ -281,31 +281,21 @@ def _dropout_clock(case, sizes, device) -> dict:
                 f"seed {case['seed']}")
 
 
-_CLOCKS: dict[tuple, dict] = {}
-
-
-def _clock(case, sizes, device) -> dict:
-    """:func:`_dropout_clock`, simulated once per case for the expectation's and the bound's checks together."""
-    key = (repr(sorted(case.items())), repr(sorted(sizes.items())), str(device))
-    if key not in _CLOCKS:
-        while len(_CLOCKS) >= 8:
-            _CLOCKS.pop(next(iter(_CLOCKS)))
-        _CLOCKS[key] = _dropout_clock(case, sizes, device)
-    return _CLOCKS[key]
-
-
-def simulate_dropout_time(case, sizes, device) -> Measurement:
+def observe_dropout_time(m: dict, case, sizes, device) -> Measurement:
     """``Ê = A_R T̄/K`` with its exact standard error; the allowance is ``A_R``'s relative bias bound."""
-    m = _clock(case, sizes, device)
     return Measurement(args=m["args"], observed={OUTPUT: m["value"]}, standard_error={OUTPUT: m["se"]},
                        allowance=m["bias"], where=m["where"])
 
 
-def simulate_dropout_time_for_bound(case, sizes, device) -> Measurement:
+def observe_dropout_time_for_bound(m: dict, case, sizes, device) -> Measurement:
     """The same measurement, its bias bound in time units (an upper bound adds it to the mean)."""
-    m = _clock(case, sizes, device)
     return Measurement(args=m["args"], observed={OUTPUT: m["value"]}, standard_error={OUTPUT: m["se"]},
                        allowance=m["bias"] * m["value"], where=m["where"])
+
+
+#: the expectation's and the bound's checks observe one simulation of the hitting times per case
+simulate_dropout_time = SharedRun(_dropout_clock, observe_dropout_time)
+simulate_dropout_time_for_bound = SharedRun(_dropout_clock, observe_dropout_time_for_bound)
 
 
 def dropout_time_points() -> tuple[dict, ...]:

@@ -26,16 +26,15 @@ simulation defines it (module constants below).
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 from hypothesis import strategies as st
 
-from learndyn.verify.tier_b import OUTPUT, Extrapolated, Measurement, SimulationCheck, Statistical
+from learndyn.verify.tier_b import OUTPUT, Extrapolated, Measurement, SharedRun, SimulationCheck, Statistical
 from learndyn.verify.tier_b.cases import batch_strategy, columns, pinned_batch
 
-__all__ = ["SIMULATIONS", "CLAIM_CHECKS", "SIGNAL_CLAIMS", "NOISES", "noise_keywords", "clear_caches", "critical_roots",
+__all__ = ["SIMULATIONS", "CLAIM_CHECKS", "SIGNAL_CLAIMS", "NOISES", "noise_keywords", "critical_roots",
            "ROOT_BIAS_PER_WIDTH", "JACOBIAN_REMAINDER", "CRITICAL_ROOT_BIAS"]
 
 STATISTICAL = Statistical()
@@ -194,16 +193,15 @@ def simulate_correlation_map(case, sizes, device) -> list[Measurement]:
     return out
 
 
-@functools.lru_cache(maxsize=16)
-def _fixed_points(mu2s: tuple[float, ...], kind: str, seed: int, width: int, networks: int, device: str):
-    """Per configuration, each network's sampled fixed point ``ĉ*`` and slope ``χ̂`` there (shared by the four
-    results that read them)."""
+def run_fixed_points(case, sizes, device) -> tuple:
+    """Per configuration of ``case``, each network's sampled fixed point ``ĉ*`` and slope ``χ̂`` there (one run
+    shared by the four results that read them, :class:`~learndyn.verify.tier_b.SharedRun`)."""
     from learndyn.verify.simulate.signal_layer import layer_fixed_point, pair_layer
 
     out = []
-    for i, mu2 in enumerate(mu2s):
-        layer = pair_layer(width=width, networks=networks, seed=seed + 7919 * i, device=device,
-                           **_scalar_noise(mu2, kind))
+    for i, p in enumerate(case["points"]):
+        layer = pair_layer(width=sizes["width"], networks=sizes["networks"], seed=int(case["seed"]) + 7919 * i,
+                           device=str(device), **_scalar_noise(float(p["mu2"]), case["noise"]))
         out.append(layer_fixed_point(layer))
     return tuple(out)
 
@@ -218,24 +216,22 @@ FIXED_POINT_OBSERVABLES = {
 }
 
 
-def simulate_fixed_point(name: str):
+def simulate_fixed_point(name: str) -> SharedRun:
     """For result ``name``: the sampled layer's fixed point ``ĉ*`` or its slope ``χ̂`` there (observed through
     :data:`FIXED_POINT_OBSERVABLES`), per network, from
-    :func:`~learndyn.verify.simulate.signal_layer.layer_fixed_point` (one simulation shared by the four results).
-    Absolute deviations; the root of a map sampled with ``N`` units is biased by at most
+    :func:`~learndyn.verify.simulate.signal_layer.layer_fixed_point` (:func:`run_fixed_points`, one simulation shared
+    by the four results). Absolute deviations; the root of a map sampled with ``N`` units is biased by at most
     :data:`ROOT_BIAS_PER_WIDTH` ``/N``, the allowance."""
     output, observe = FIXED_POINT_OBSERVABLES[name]
 
-    def simulate(case, sizes, device) -> list[Measurement]:
-        mu2s = tuple(float(p["mu2"]) for p in case["points"])
-        runs = _fixed_points(mu2s, case["noise"], int(case["seed"]), sizes["width"], sizes["networks"], str(device))
+    def observe_fixed_points(runs, case, sizes, device) -> list[Measurement]:
         return [Measurement(args=dict(mu2=p["mu2"]), observed={OUTPUT: c_star if output == "c" else chi},
                             observe={} if observe is None else {OUTPUT: observe}, replicate_dim=0, scale=1.0,
                             allowance=ROOT_BIAS_PER_WIDTH / sizes["width"], where=_describe(p, case["noise"]))
                 for p, (c_star, chi) in zip(case["points"], runs)]
 
-    simulate.__qualname__ = f"simulate_fixed_point[{name}]"  # a readable name (the cache keys on the function)
-    return simulate
+    observe_fixed_points.__qualname__ = f"observe_fixed_points[{name}]"
+    return SharedRun(run_fixed_points, observe_fixed_points)
 
 
 def fixed_point_strategy(batch: int = 2):
@@ -397,12 +393,6 @@ def jacobian_strategy(result):
         "weights": st.sampled_from(("orthogonal", "gaussian")), "activation": st.sampled_from(("relu", "shifted")),
         "alpha": param_strategy(by["alpha"], "sim"), "sigma_b": param_strategy(by["sigma_b"], "sim"),
         "depths": st.integers(1, 4).map(lambda d: (d,)), "seed": st.integers(0, 2**31 - 1)})
-
-
-def clear_caches() -> None:
-    """Forget the simulation the four fixed-point checks share (:func:`_fixed_points`): after the simulators
-    change, e.g. in a test that perturbs them."""
-    _fixed_points.cache_clear()
 
 
 # -- the declarations --------------------------------------------------------------------------------------------

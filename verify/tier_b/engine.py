@@ -3,7 +3,8 @@
 Measurements are kept in a :class:`MeasurementCache` for the run, keyed by the simulation function itself, so power
 (:mod:`learndyn.verify.tier_b.power`) re-compares the checks' measurements without re-simulating. Checks that
 observe one simulation differently (the dropout expectation and its bound, the phase results of family 4) declare
-different functions, which share the simulation through their family module's own cache.
+``simulate = SharedRun(run, observe)`` with the same ``run``: the cache keeps ``run``'s output per case too
+(:mod:`learndyn.verify.tier_b.shared_run`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from learndyn.verify.report import Check
 from learndyn.verify.tier_b.comparison import Outcome
 from learndyn.verify.tier_b.declaration import METHODS, Case, SimulationCheck
 from learndyn.verify.tier_b.measurement import Measurement
+from learndyn.verify.tier_b.shared_run import SharedRun
 
 __all__ = ["MeasurementCache", "CaseRun", "cases_of", "measure", "judge", "run_check", "draw_cases"]
 
@@ -71,21 +73,41 @@ def _key(check: SimulationCheck, case: Case, sizes: dict, device: str) -> tuple:
 
 
 class MeasurementCache:
-    """Measurements by (simulation, case, sizes, device), for the duration of one verification."""
+    """Measurements by (simulation, case, sizes, device), for the duration of one verification, and the outputs of
+    shared runs (:class:`~learndyn.verify.tier_b.shared_run.SharedRun`) by (run, case, sizes, device)."""
 
     def __init__(self) -> None:
         self._runs: dict[tuple, CaseRun] = {}
+        self._shared: dict[tuple, Any] = {}
 
     def run(self, check: SimulationCheck, case: Case, sizes: dict, device: str) -> CaseRun:
         key = _key(check, case, sizes, device)
         if key not in self._runs:
-            self._runs[key] = _simulate(check, case, sizes, device)
+            self._runs[key] = _simulate(check, case, sizes, device, self)
         return self._runs[key]
 
+    def shared_output(self, run: Callable, case: Case, sizes: dict, device: str) -> Any:
+        """``run(case, sizes, device)``, once per case for every check that shares it (an exception is kept and
+        raised again for each of them)."""
+        key = (run, repr(sorted(case.items())), repr(sorted(sizes.items())), str(device))
+        if key not in self._shared:
+            try:
+                self._shared[key] = (run(case, sizes, device), None)
+            except Exception as exc:  # noqa: BLE001 - re-raised for every check that observes this run
+                self._shared[key] = (None, exc)
+        out, exc = self._shared[key]
+        if exc is not None:
+            raise exc
+        return out
 
-def _simulate(check: SimulationCheck, case: Case, sizes: dict, device: str) -> CaseRun:
+
+def _simulate(check: SimulationCheck, case: Case, sizes: dict, device: str, cache: MeasurementCache) -> CaseRun:
     try:
-        out = check.simulate(case, sizes, device)
+        sim = check.simulate
+        if isinstance(sim, SharedRun):
+            out = sim.observe(cache.shared_output(sim.run, case, sizes, device), case, sizes, device)
+        else:
+            out = sim(case, sizes, device)
     except Exception as exc:  # noqa: BLE001 - a simulator that crashes is a failed row, not a crashed verify
         first = str(exc).splitlines()[0] if str(exc) else ""
         return CaseRun(case, [], f"the simulation raised {type(exc).__name__}: {first}")
