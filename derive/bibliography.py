@@ -61,6 +61,10 @@ REFERENCES: dict[str, Reference] = {
         ("Jacot, Arthur", "Gabriel, Franck", "Hongler, Cl{\\'e}ment"),
         "Neural tangent kernel: convergence and generalization in neural networks",
         "Advances in Neural Information Processing Systems (NeurIPS)", 2018),
+    "tachetdescombes2018learning": Reference(
+        ("Tachet des Combes, R{\\'e}mi", "Pezeshki, Mohammad", "Shabanian, Samira", "Courville, Aaron", "Bengio, Yoshua"),
+        "On the learning dynamics of deep neural networks",
+        "arXiv preprint arXiv:1809.06848", 2018, kind="article"),
     "xiao2020disentangling": Reference(
         ("Xiao, Lechao", "Pennington, Jeffrey", "Schoenholz, Samuel S."),
         "Disentangling trainability and generalization in deep neural networks",

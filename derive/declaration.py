@@ -90,6 +90,9 @@ class Between:
     hi: float = 1.0
     #: the value is multiplied by ``√(Π point[name])`` (``c`` between ``−√(q1 q2)`` and ``√(q1 q2)``)
     scale: tuple[str, ...] = ()
+    #: interpolate geometrically, ``a (b/a)^f`` (both anchors positive): a scale parameter between its anchors
+    #: (``m`` between ``m0`` and ``1e3``, drawn as densely near ``m0 = 1e-12`` as near ``1e3``)
+    log: bool = False
 
     @property
     def anchors(self) -> tuple[str, ...]:
@@ -99,6 +102,8 @@ class Between:
         a = point[self.a] if isinstance(self.a, str) else self.a
         b = point[self.b] if isinstance(self.b, str) else self.b
         f = self.lo + (self.hi - self.lo) * fraction
+        if self.log:
+            return min(max(a * (b / a) ** f, min(a, b)), max(a, b))
         v = a + (b - a) * f
         for name in self.scale:
             v = v * math.sqrt(float(point[name])) if isinstance(v, float) else v * sp.sqrt(point[name])
@@ -175,7 +180,13 @@ class SeparableTime(Definition):
 
     ``substitution = (w, g)`` integrates in ``w`` with ``u = g(w)`` (a change of variables that makes the
     integrand rational, e.g. ``u = s w^D``); the antiderivative is taken back to ``u`` by the positive inverse
-    of ``g`` and checked by differentiation in ``u``."""
+    of ``g`` and checked by differentiation in ``u``.
+
+    ``rhs`` may be a ``Piecewise`` in the unknown whose later pieces are 0 (a hinge loss: ``g(m) = 1[m < 1]``): the
+    motion stops where it enters a piece with zero rate, so the time is the integral over the moving piece up to its
+    boundary and infinite beyond it. An additive term of the integrand that SymPy cannot integrate stays an
+    ``Integral`` in the derived form (no elementary antiderivative): it is evaluated by quadrature, in the proofs by
+    mpmath and in the emitted form by the declared implementation (say so in the result's notes)."""
 
     unknown: str
     rhs: sp.Expr
@@ -185,16 +196,27 @@ class SeparableTime(Definition):
     per_integer: str | None = None
     derive_for: tuple[int, ...] = ()
     substitution: tuple[sp.Symbol, sp.Expr] | None = None
+    #: with ``per_integer``: SymPy also integrates with the integer left a symbol, the closed form of every value not
+    #: in ``derive_for`` (the incomplete-gamma form of ``∫ x^{2/L−2} e^x dx``)
+    generic: bool = False
+    #: with ``per_integer``: ``((value, expr), …)``, published forms the derived closed form must equal at those values
+    published: tuple[tuple[int, sp.Expr], ...] = ()
     kind: str = "separable_time"
 
 
 @dataclass(frozen=True)
 class Implicit(Definition):
-    """``unknown`` defined implicitly by ``equation == 0``; generated as a vectorised, differentiable solve."""
+    """``unknown`` defined implicitly by ``equation == 0``; generated as a vectorised, differentiable solve.
+
+    With ``derive_inverse`` (the inverse of a per-integer separable time): SymPy solves the forward closed form of each
+    integer value (and the generic one) for the unknown where that form is elementary (a Lambert-W or a power law),
+    and the emitted implementation is proven equal to each such inverse, to the forward form's root elsewhere, and
+    (where the forward rate stops at a boundary) to the boundary from the time it is reached on."""
 
     unknown: str
     equation: sp.Expr
     inverse_of: str | None = None
+    derive_inverse: bool = False
     kind: str = "implicit"
 
 
@@ -314,6 +336,9 @@ class Root(Definition):
     given: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
     #: where the root exists (the chaotic phase); elsewhere the emitted equation must vanish exactly at the lower end
     where: sp.Basic | None = None
+    #: ``(((integer parameter, value), …), check), …``: published statements at those integer values, proven at seeded
+    #: points: an ``Eq`` in the parameters and the outputs that holds at the root, or an expression the first output equals
+    published: tuple = ()
     kind: str = "root"
 
 

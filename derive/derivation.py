@@ -63,6 +63,8 @@ class Derivation:
     derived_outputs: tuple = ()
     #: a spectral flow's ``((output, spectral function, rate),)`` (see :mod:`learndyn.derive.flow`)
     spectral: tuple = ()
+    #: with ``per_integer``: the closed form for the values of the integer parameter that ``per_integer`` does not list
+    generic: sp.Expr | None = None
 
     @property
     def name(self) -> str:
@@ -121,6 +123,8 @@ def sample_point(result: Result, rng: random.Random, *, integers: dict | None = 
         lo, hi = rng_spec.lo, rng_spec.hi
         if p.log and lo > 0:
             val = 10 ** rng.uniform(mpmath.log10(lo), mpmath.log10(hi))
+        elif p.log and hi < 0:  # a negative scale parameter: log-uniform magnitude
+            val = -10 ** rng.uniform(mpmath.log10(-hi), mpmath.log10(-lo))
         elif p.log and lo < 0:
             mag = 10 ** rng.uniform(-3, mpmath.log10(max(abs(lo), abs(hi))))
             val = mag if rng.random() < 0.5 else -mag
@@ -135,11 +139,17 @@ def sample_point(result: Result, rng: random.Random, *, integers: dict | None = 
             a = anchors[spec.a] if isinstance(spec.a, str) else sp.Rational(repr(spec.a))
             b = anchors[spec.b] if isinstance(spec.b, str) else sp.Rational(repr(spec.b))
             f = sp.Rational(repr(spec.lo)) + (sp.Rational(repr(spec.hi)) - sp.Rational(repr(spec.lo))) * frac
-            v = a + (b - a) * f
+            v = a + (b - a) * f if not spec.log else sp.Rational(repr(_log_between(a, b, f)))
             for name in spec.scale:  # a rational close to v·√(Π anchors), inside the range
                 v = v * sp.Rational(repr(float(sp.sqrt(point[name]))))
             point[p.name] = v * (1 - sp.Rational(1, 10**12)) if spec.scale else v
     return point
+
+
+def _log_between(a, b, f) -> float:
+    """``a (b/a)^f`` for positive anchors, in float64 (a geometric :class:`Between`)."""
+    a, b, f = float(a), float(b), float(f)
+    return min(max(a * (b / a) ** f, min(a, b)), max(a, b))
 
 
 def _mp_eval(expr: sp.Expr, symbols: dict[str, sp.Symbol]) -> Callable[[dict], mpmath.mpf]:
@@ -261,37 +271,125 @@ def _prove_branches(prover: Prover, impl: sp.Expr, derived: sp.Expr, syms, limit
 
 def _derive_separable(result: Result, d: SeparableTime) -> Derivation:
     syms = result.symbols
+    u_sym = sp.Symbol(d.unknown)
+    if d.per_integer is not None:
+        return _derive_per_integer(result, d)
+    start, end = d.start, d.end
+    if d.rhs.has(sp.Piecewise) or not isinstance(end, sp.Symbol):
+        return _derive_general_separable(result, d)
+    prover = Prover(result.name)
+    v = sp.Symbol("v", positive=True)
+    integrand = (d.tau / d.rhs).subs(u_sym, v)
+    end_sym = end
+    defining = sp.Eq(sp.Symbol("t"), sp.Integral(integrand, (v, start, end)))
+    antiderivative = sp.integrate(integrand, v)
+    if antiderivative.has(sp.Integral):
+        return _derive_general_separable(result, d)
+    derived = sp.simplify(antiderivative.subs(v, end) - antiderivative.subs(v, start))
+    prover.symbolic("the antiderivative differentiates to the integrand", sp.diff(antiderivative, v) - integrand, "SymPy integrate, checked by differentiation")
+    target = result.published if result.published is not None else derived
+    prover.symbolic("the closed form differentiates (in the end point) to the integrand", sp.diff(target, end_sym) - integrand.subs(v, end_sym))
+    prover.symbolic("the closed form vanishes at the start point", target.subs(end_sym, start))
+    if result.published is not None:
+        prover.fact("the derived form equals the published form", "symbolic (both have the same derivative in the end point and vanish at the start point)")
+        derived = result.published
+    impl = result.implementation or log_ratio_to_log1p(derived)
+    if impl != derived:
+        prover.fact("emitted form chosen by rewrite rule", "symbolic (rewrite rule ln(N/D) -> log1p((N - D)/D) with N - D simplified symbolically; proven equal below)")
+        prover.symbolic("the emitted form differentiates (in the end point) to the integrand", sp.diff(F.to_elementary(impl), end_sym) - integrand.subs(v, end_sym))
+        prover.symbolic("the emitted form vanishes at the start point", F.to_elementary(impl).subs(end_sym, start))
+    return Derivation(result, derived, impl, defining, {}, tuple(prover.steps))
+
+
+def _path_variable(result: Result, d: SeparableTime) -> sp.Symbol:
+    """The integration variable, with the sign the path has on the test ranges (positive, negative or real)."""
+    from learndyn.derive.separable import path_sign
+
+    sign = path_sign(d.start, d.end, sample_point(result, random.Random(20241123)))
+    return sp.Symbol("v", positive=True) if sign > 0 else sp.Symbol("v", negative=True) if sign < 0 else sp.Symbol("v", real=True)
+
+
+def _stop_fact(prover: Prover, d: SeparableTime, boundary, below: bool) -> None:
+    if boundary is not None:
+        side = "below" if below else "above"
+        prover.fact(f"the rate is 0 beyond {d.unknown} = {sp.sstr(boundary)}: the motion stops there, so the time to an end "
+                    f"beyond it is infinite and to an end {side} it the integral of the moving piece",
+                    "symbolic (the later pieces of the Piecewise rate are 0; the moving piece's rate is nonzero at the boundary)")
+
+
+def _in_piece(end, boundary, below: bool):
+    """``point -> bool``: whether the end point lies in the moving piece's closure (``None`` without a boundary)."""
+    if boundary is None:
+        return None
+    cond = sp.Le(end, boundary) if below else sp.Ge(end, boundary)
+    return lambda pt: bool(cond.subs({s: pt[s.name] for s in cond.free_symbols if s.name in pt}))
+
+
+def _derive_general_separable(result: Result, d: SeparableTime) -> Derivation:
+    """A separable time with a rate that stops, an end that is not a symbol, or a term without an elementary
+    antiderivative (:mod:`learndyn.derive.separable`)."""
+    from learndyn.derive.separable import (
+        INTEGRAL_VARIABLE, antiderivative_terms, domain_points, moving_piece, prove_equal, stopped,
+    )
+
+    syms = result.symbols
+    prover = Prover(result.name)
+    u_sym = sp.Symbol(d.unknown)
+    v = _path_variable(result, d)
+    active, boundary, below = moving_piece(d.rhs, u_sym)
+    integrand = (d.tau / active).subs(u_sym, v)
+    defining = sp.Eq(sp.Symbol("t"), sp.Integral((d.tau / d.rhs).subs(u_sym, v), (v, d.start, d.end)))
+    _stop_fact(prover, d, boundary, below)
+    anti, leftover = antiderivative_terms(integrand, v)
+    covered = integrand - sum(leftover, sp.S.Zero)
+    prover.symbolic("the antiderivative differentiates to the integrand" + (" (the terms SymPy integrates)" if leftover else ""),
+                    sp.diff(anti, v) - covered, "SymPy integrate, checked by differentiation")
+    s_var = INTEGRAL_VARIABLE
+    kept = sum((sp.Integral(term.subs(v, s_var), (s_var, d.start, d.end)) for term in leftover), sp.S.Zero)
+    for term in leftover:
+        prover.fact(f"{sp.sstr(term)} has no elementary antiderivative: kept as a definite integral over the path",
+                    "SymPy integrate returns it unevaluated; evaluated by quadrature (mpmath in the proofs, the declared "
+                    "implementation in the emitted code)")
+    closed = sp.simplify(anti.subs(v, d.end) - anti.subs(v, d.start)) + kept
+    free = d.end if isinstance(d.end, sp.Symbol) else d.start
+    sign = 1 if free is d.end else -1
+    other = d.start if free is d.end else d.end
+    prover.symbolic(f"the closed form's derivative in {free} is {'+' if sign > 0 else '−'}the integrand there",
+                    sp.diff(closed, free) - sign * integrand.subs(v, free))
+    prover.symbolic(f"the closed form vanishes where {free} = {sp.sstr(other)}", closed.subs(free, other))
+    derived = stopped(closed, d.end, boundary, below)
+    rng = random.Random(20241123)
+    points = domain_points(result, rng, 6, keep=_in_piece(d.end, boundary, below))
+    if result.published is not None:
+        prove_equal(prover, "the derived form equals the published form", derived, result.published, points)
+    impl = result.implementation if result.implementation is not None else derived
+    if impl is not derived:
+        prove_equal(prover, "the emitted form equals the derived form", impl, derived, points)
+    return Derivation(result, derived, impl, defining, {}, tuple(prover.steps))
+
+
+def _derive_per_integer(result: Result, d: SeparableTime) -> Derivation:
+    """A closed form per listed value of the integer parameter (and, with ``generic``, one for the others): each
+    proven by differentiation, against the declared published forms and against the emitted implementation; the
+    implementation also against the defining integral by quadrature at further values."""
+    from learndyn.derive.separable import domain_points, generic_closed_form, moving_piece, prove_equal, stopped
+
+    syms = result.symbols
     prover = Prover(result.name)
     u_sym = sp.Symbol(d.unknown)
     v = sp.Symbol("v", positive=True)
-    integrand = (d.tau / d.rhs).subs(u_sym, v)
+    active, boundary, below = moving_piece(d.rhs, u_sym)
+    integrand = (d.tau / active).subs(u_sym, v)
     start, end = d.start, d.end
-    end_sym = end if isinstance(end, sp.Symbol) else None
-    defining = sp.Eq(sp.Symbol("t"), sp.Integral(integrand, (v, start, end)))
-    if d.per_integer is None:
-        antiderivative = sp.integrate(integrand, v)
-        derived = sp.simplify(antiderivative.subs(v, end) - antiderivative.subs(v, start))
-        prover.symbolic("the antiderivative differentiates to the integrand", sp.diff(antiderivative, v) - integrand, "SymPy integrate, checked by differentiation")
-        target = result.published if result.published is not None else derived
-        prover.symbolic("the closed form differentiates (in the end point) to the integrand", sp.diff(target, end_sym) - integrand.subs(v, end_sym))
-        prover.symbolic("the closed form vanishes at the start point", target.subs(end_sym, start))
-        if result.published is not None:
-            prover.fact("the derived form equals the published form", "symbolic (both have the same derivative in the end point and vanish at the start point)")
-            derived = result.published
-        impl = result.implementation or log_ratio_to_log1p(derived)
-        if impl != derived:
-            prover.fact("emitted form chosen by rewrite rule", "symbolic (rewrite rule ln(N/D) -> log1p((N - D)/D) with N - D simplified symbolically; proven equal below)")
-            prover.symbolic("the emitted form differentiates (in the end point) to the integrand", sp.diff(F.to_elementary(impl), end_sym) - integrand.subs(v, end_sym))
-            prover.symbolic("the emitted form vanishes at the start point", F.to_elementary(impl).subs(end_sym, start))
-        return Derivation(result, derived, impl, defining, {}, tuple(prover.steps))
-
-    # an integer parameter: SymPy derives a closed form per listed value; the emitted generic form is
-    # proven equal to each, and to the defining integral at seeded points for other values
+    defining = sp.Eq(sp.Symbol("t"), sp.Integral((d.tau / d.rhs).subs(u_sym, v), (v, start, end)))
+    _stop_fact(prover, d, boundary, below)
     n = syms[d.per_integer]
     impl = result.implementation
     if impl is None:
         raise DerivationError(f"{result.name}: a per-integer separable time needs a declared implementation")
+    in_piece = _in_piece(end, boundary, below)
     per_integer = {}
+    published = dict(d.published)
     rng = random.Random(20241123)
     for k in d.derive_for:
         ig = integrand.subs(n, k)
@@ -302,19 +400,72 @@ def _derive_separable(result: Result, d: SeparableTime) -> Derivation:
             how = (f"SymPy integrate in {d.substitution[0]} with {d.unknown} = {g} (a rational integrand), taken back; "
                    "checked by differentiation")
         prover.symbolic(f"{d.per_integer} = {k}: SymPy's antiderivative differentiates to the integrand", sp.diff(anti, v) - ig, how)
-        closed = anti.subs(v, end) - anti.subs(v, start)
+        closed = stopped(anti.subs(v, end) - anti.subs(v, start), end, boundary, below)
         per_integer[k] = closed
-        pts = [sample_point(result, rng, integers={d.per_integer: k}) for _ in range(6)]
+        if boundary is None and not d.published and not d.generic:  # the original form of this step
+            pts = [sample_point(result, rng, integers={d.per_integer: k}) for _ in range(6)]
+        else:
+            pts = domain_points(result, rng, 6, integers={d.per_integer: k}, keep=in_piece)
+        if k in published:
+            prove_equal(prover, f"{d.per_integer} = {k}: the derived form equals the published form", closed,
+                        stopped(published[k], end, boundary, below), pts)
         prover.numeric(
             f"{d.per_integer} = {k}: the emitted closed form equals SymPy's",
             _evalf(closed, syms), _evalf(impl.subs(n, k), syms), pts, dps=DPS, rtol_digits=35)
     others = sorted({2 + rng.randint(3, 12), 17, 33, 64})
-    pts = [sample_point(result, rng, integers={d.per_integer: k}) for k in others for _ in range(3)]
-    quad = lambda p: F.deep_mode_time_mp(*(mpmath.mpf(sp.Rational(p[k]).p) / sp.Rational(p[k]).q for k in ("s", "u0", "uf", "tau")), int(p[d.per_integer]))
+    generic = None
+    if d.generic:
+        anti = sp.integrate(sp.expand(integrand), v)
+        if anti.has(sp.Integral):
+            raise DerivationError(f"{result.name}: SymPy cannot integrate the integrand for a symbolic {d.per_integer}")
+        anti = generic_closed_form(anti, n, others)
+        generic = stopped(anti.subs(v, end) - anti.subs(v, start), end, boundary, below)
+        atoms = sorted({type(f).__name__ for f in generic.atoms(sp.Function)})
+        pts = [pt for k in others for pt in domain_points(result, rng, 2, integers={d.per_integer: k}, keep=in_piece)]
+        _prove_derivative_numeric(prover, f"symbolic {d.per_integer}: SymPy's antiderivative ({', '.join(atoms) or 'elementary'}) "
+                                  "differentiates to the integrand", anti, integrand, v, end, pts)
+        prover.numeric(f"{d.per_integer} in {others}: the emitted closed form equals SymPy's form for a symbolic {d.per_integer}",
+                       _evalf(generic, syms), _evalf(impl, syms), pts, dps=DPS, rtol_digits=30)
+    if boundary is None and not d.published and not d.generic:  # the original form of this step
+        pts = [sample_point(result, rng, integers={d.per_integer: k}) for k in others for _ in range(3)]
+    else:
+        pts = [pt for k in others for pt in domain_points(result, rng, 3, integers={d.per_integer: k}, keep=in_piece)]
+    quad = _quadrature(d, syms)
     prover.numeric(
         f"{d.per_integer} in {others}: the emitted closed form equals the defining integral (mpmath quadrature)",
         quad, _evalf(impl, syms), pts, dps=DPS, rtol_digits=30)
-    return Derivation(result, None, impl, defining, {}, tuple(prover.steps), per_integer)
+    return Derivation(result, None, impl, defining, {}, tuple(prover.steps), per_integer, generic=generic)
+
+
+def _quadrature(d: SeparableTime, syms: dict):
+    """The defining integral ``∫ tau dv/rhs(v)`` at a point by mpmath quadrature (split geometrically toward both ends)."""
+    from learndyn.derive.independent_dynamics import time_integral
+
+    def call(point: dict):
+        pt = {k: (int(v) if isinstance(v, int) else sp.Rational(v)) for k, v in point.items()}
+        return time_integral(d, pt)
+
+    return call
+
+
+def _prove_derivative_numeric(prover: Prover, claim: str, anti, integrand, v, end, points) -> None:
+    """``d anti/dv = integrand`` at the end point of each of ``points`` (mpmath.diff at 50 digits, 25 digits required)."""
+    from learndyn.derive.separable import mp_evaluate
+
+    x = sp.Symbol("_x")
+    worst = mpmath.mpf(0)
+    for pt in points:
+        with mpmath.workdps(DPS):
+            x0 = mp_evaluate(sp.sympify(end), pt, DPS)
+            # evaluated at the precision mpmath.diff works at (it raises it for its differences)
+            slope = mpmath.diff(lambda y: mp_evaluate(anti.subs(v, x), {**pt, "_x": y}, mpmath.mp.dps), x0)
+            want = mp_evaluate(integrand.subs(v, x), {**pt, "_x": x0}, DPS)
+        rel = abs(slope - want) / abs(want)
+        if not rel <= mpmath.mpf(10) ** -25:
+            raise DerivationError(f"{prover.name}: {claim} fails at {pt}: {mpmath.nstr(slope, 20)} != {mpmath.nstr(want, 20)}")
+        worst = max(worst, rel)
+    prover.fact(claim, f"numeric (mpmath.diff at the end point of {len(points)} seeded points at {DPS} digits; largest "
+                       f"relative difference {mpmath.nstr(worst, 2) if worst else '0'})")
 
 
 def _antiderivative_in(integrand: sp.Expr, v: sp.Symbol, substitution, unknown: sp.Symbol, values: dict) -> sp.Expr:
@@ -334,6 +485,29 @@ def _antiderivative_in(integrand: sp.Expr, v: sp.Symbol, substitution, unknown: 
     if len(inverse) != 1:
         raise DerivationError(f"the substitution {unknown} = {sp.sstr(g)} has no single positive inverse: {inverse}")
     return anti_w.subs(wp, inverse[0])
+
+
+def _symbolic_or_numeric(prover: Prover, result: Result, claim: str, residual: sp.Expr) -> None:
+    """``residual == 0``: symbolically where SymPy simplifies it, else at 12 seeded points of the test ranges to 40
+    digits relative to its largest term (SymPy does not simplify Lambert-W identities such as e^{W(x)} = x/W(x))."""
+    from learndyn.derive.proof import symbolic_zero
+    from learndyn.derive.separable import domain_points, mp_evaluate
+
+    if symbolic_zero(residual):
+        prover.fact(claim, "symbolic (SymPy simplifies the residual to 0)")
+        return
+    terms = sp.Add.make_args(sp.expand(residual))
+    worst = mpmath.mpf(0)
+    points = domain_points(result, random.Random(20241123), 12)
+    for pt in points:
+        value = mp_evaluate(residual, pt, DPS)
+        scale = max(abs(mp_evaluate(t, pt, DPS)) for t in terms) or mpmath.mpf(1)
+        rel = abs(value) / scale
+        if not rel <= mpmath.mpf(10) ** -40:
+            raise DerivationError(f"{prover.name}: could not prove '{claim}': residual {mpmath.nstr(value, 5)} at {pt}")
+        worst = max(worst, rel)
+    prover.fact(claim, f"numeric (SymPy does not simplify the residual; below {mpmath.nstr(worst, 2) if worst else '0'} "
+                       f"of its largest term at {len(points)} seeded points at {DPS} digits)")
 
 
 def _derive_solve(result: Result, d: Solve, registry: dict | None = None) -> Derivation:
@@ -364,8 +538,8 @@ def _derive_solve(result: Result, d: Solve, registry: dict | None = None) -> Der
     solution = {u: sp.simplify(sols[0][u]) for u in unknowns}
     prover.fact(f"SymPy solves the defining equation for {', '.join(names)} (one solution)", "symbolic (sympy.solve)")
     for e in eqs:
-        prover.symbolic("the solution satisfies the defining equation" if len(eqs) == 1 else f"the solution satisfies {sp.sstr(e)}",
-                        (e.lhs - e.rhs).subs(solution, simultaneous=True))
+        _symbolic_or_numeric(prover, result, "the solution satisfies the defining equation" if len(eqs) == 1 else
+                             f"the solution satisfies {sp.sstr(e)}", (e.lhs - e.rhs).subs(solution, simultaneous=True))
     values: dict = {}
     if d.given:
         prover.fact(f"solved with {', '.join(sym.name for sym, _ in d.given)} as symbols, then replaced by "
@@ -383,7 +557,8 @@ def _derive_solve(result: Result, d: Solve, registry: dict | None = None) -> Der
         prover.symbolic("the derived form equals the published form", derived - result.published)
     outputs = ()
     if d.outputs:
-        outputs = tuple((n, e.subs(solution, simultaneous=True).subs(values, simultaneous=True)) for n, e in d.outputs)
+        outputs = tuple((n, _inline(e, registry or {}).subs(solution, simultaneous=True).subs(values, simultaneous=True))
+                        for n, e in d.outputs)
         for check in d.checks:
             chk = _inline(check, registry or {}).doit()
             subs = {s: outputs[[n for n, _ in d.outputs].index(s.name)][1] for s in chk.free_symbols if s.name in dict(d.outputs)}
@@ -494,6 +669,10 @@ def _derive_upper_bound(result: Result, d: UpperBound, registry: dict) -> Deriva
 
 
 def _derive_implicit(result: Result, d: Implicit, registry: dict) -> Derivation:
+    if d.derive_inverse:
+        from learndyn.derive.inverse import derive_inverse
+
+        return derive_inverse(result, d, registry)
     prover = Prover(result.name)
     prover.fact(
         f"{d.unknown}(t) is the inverse of {d.inverse_of}",

@@ -143,8 +143,17 @@ def _tuple_name(result: Result) -> str:
 def _returns(exprs: list, printer: LearndynTorchPrinter, indent: str, wrap) -> list[str]:
     """Common subexpressions first, then the return statement (``wrap`` joins the printed outputs)."""
     replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("_x"), order="canonical")
-    lines = [f"{indent}{sym.name} = {printer.doprint(sub)}" for sym, sub in replacements]
-    lines.append(f"{indent}return {wrap([printer.doprint(e) for e in reduced])}")
+    # a subexpression of the integer parameters alone is a Python number, and so is what is built from it
+    scalars: set[str] = set()
+    for sym, sub in replacements:
+        if sub.free_symbols and all(s.is_integer or s.name in scalars for s in sub.free_symbols):
+            scalars.add(sym.name)
+    printer.scalar_names = frozenset(scalars)
+    try:
+        lines = [f"{indent}{sym.name} = {printer.doprint(sub)}" for sym, sub in replacements]
+        lines.append(f"{indent}return {wrap([printer.doprint(e) for e in reduced])}")
+    finally:
+        printer.scalar_names = frozenset()
     return lines
 
 
@@ -152,16 +161,20 @@ def _solver_code(spec, printer: LearndynTorchPrinter) -> str:
     """The emitted equation and solver of an implicit result (``_solve_NAME``), shared by every result of
     the module that uses its solved variable."""
     params = [p.name for p in spec.params]
+    ints = [p.name for p in getattr(spec, "integers", ())]
     bound = lambda e: "math.inf" if e == sp.oo else printer.doprint(e)
     guess = printer.doprint(spec.guess) if spec.guess is not None else "None"
+    # integer parameters are Python ints, not tensors: bound into the equation rather than passed as parameters
+    equation = (f"_equation_{spec.name}" if not ints else
+                f"lambda {spec.variable.name}, *ps: _equation_{spec.name}({spec.variable.name}, *ps, {', '.join(ints)})")
     return (
-        f"def _equation_{spec.name}({spec.variable.name}, {', '.join(params)}):\n"
+        f"def _equation_{spec.name}({spec.variable.name}, {', '.join(params + ints)}):\n"
         f'    """The emitted equation of {spec.name}, increasing in {spec.variable.name}: {sp.sstr(spec.equation)} = 0."""\n'
         f"    return {printer.doprint(spec.equation)}\n\n\n"
-        f"def _solve_{spec.name}({', '.join(params)}):\n"
+        f"def _solve_{spec.name}({', '.join(params + ints)}):\n"
         f'    """The root {spec.variable.name} of _equation_{spec.name} in [{sp.sstr(spec.lo)}, {sp.sstr(spec.hi)}] '
         f'(vectorised, converged to float64 round-off, differentiable)."""\n'
-        f"    return _roots.solve_increasing(_equation_{spec.name}, {bound(spec.lo)}, {bound(spec.hi)}, "
+        f"    return _roots.solve_increasing({equation}, {bound(spec.lo)}, {bound(spec.hi)}, "
         f"({', '.join(params)},), {guess})\n"
     )
 
@@ -269,8 +282,13 @@ def _function_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
         body.append(f"    raise AssertionError({choice})  # unreachable: the domain check admits only the cases above")
     elif d.outputs:
         returns = _tuple_name(r)
+        real_syms = {p.symbol for p in r.params if p.kind == "real"}
+        shape = f"_broadcast_shape({', '.join(reals)})"
+        # an output of the integer parameters alone (the inflection margin of a depth) is broadcast like the others
+        wrap = [(lambda x: f"_broadcast_to({x}, {shape}, {reals[0]})") if not (e.free_symbols & real_syms) else (lambda x: x)
+                for _, e in d.outputs]
         body += _returns([e for _, e in d.outputs], printer, "    ",
-                         lambda xs: f"{returns}(" + ", ".join(f"{n}={x}" for (n, _), x in zip(d.outputs, xs)) + ")")
+                         lambda xs: f"{returns}(" + ", ".join(f"{n}={w(x)}" for (n, _), x, w in zip(d.outputs, xs, wrap)) + ")")
     else:
         body += _returns([d.implementation], printer, "    ", lambda xs: xs[0])
     head = ""
@@ -284,6 +302,12 @@ def _function_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
         f"def {r.name}({sig}, *, check: bool = True) -> {returns}:\n"
         f'    r"""{_docstring(d).lstrip()}\n    """\n' + "\n".join(body) + "\n"
     )
+
+
+def _broadcasts(d: Derivation) -> bool:
+    """Whether an output of ``d`` depends on no real parameter (it is broadcast to the others' shape)."""
+    real_syms = {p.symbol for p in d.result.params if p.kind == "real"}
+    return bool(d.outputs) and not d.cases and any(not (e.free_symbols & real_syms) for _, e in d.outputs)
 
 
 def _has_case_outputs(d: Derivation) -> bool:
@@ -304,7 +328,7 @@ def emit_module(family: Family, derivations: list[Derivation]) -> str:
             "from __future__ import annotations", "", "import math", *(["from typing import NamedTuple", ""] if any(d.outputs or _has_case_outputs(d) for d in derivations) else [""]), "import torch", "",
             "from learndyn.domain import " + ("ArrayParam, " if any(d.layers or d.spectral for d in derivations) else "") + "ChoiceParam, Domain, Interval, IntParam, Relation",
             "from learndyn.numerics.tensors import " + ("as_array as _as_array, " if any(d.layers or d.spectral for d in derivations) else "") + "as_tensors as _as_tensors"
-            + (", broadcast_shape as _broadcast_shape, broadcast_to as _broadcast_to" if any(d.cases for d in derivations) else "")]
+            + (", broadcast_shape as _broadcast_shape, broadcast_to as _broadcast_to" if any(d.cases or _broadcasts(d) for d in derivations) else "")]
     out += [f"from {RUNTIME_IMPORTS[a].rsplit('.', 1)[0]} import {RUNTIME_IMPORTS[a].rsplit('.', 1)[1]} as {a}" for a in used]
     names = [d.result.name for d in derivations]
     out += ["", "__all__ = [" + ", ".join(repr(n) for n in names) + ", 'DOMAINS']", ""]

@@ -8,7 +8,7 @@ import mpmath
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-__all__ = ["exprel", "expm1", "log1p", "DeepModeTime", "DeepModeTrajectory", "Expectation", "to_elementary",
+__all__ = ["exprel", "log1prel", "expm1", "log1p", "DeepModeTime", "DeepModeTrajectory", "Expectation", "to_elementary",
            "GaussE", "BivariateE", "Gram2", "ArcCosKernel", "ReLU", "ShiftedReLU", "Step", "Ndtr", "ReluKernel", "SinMinusXCos", "LogSinc", "LogAsinc", "ErfAngleGap", "ErfNormGap", "Geom", "AffineIterate", "HalfErfc", "MPMATH_FUNCTIONS"]
 
 
@@ -41,6 +41,37 @@ class exprel(sp.Function):
     def _latex(self, printer, exp=None):
         arg = printer._print(self.args[0])
         base = r"\operatorname{exprel}\left(%s\right)" % arg
+        return base if exp is None else r"%s^{%s}" % (base, exp)
+
+
+class log1prel(sp.Function):
+    r"""``log1prel(z) = log1p(z)/z = ln(1 + z)/z`` (``z > −1``), continuous at ``z = 0`` where it is 1: the inverse
+    of a power law ``m = m0 (1 + z)^{1/a}`` written as ``m0 exp((z/a) log1prel(z))``, exact also as ``a → 0``."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, z):
+        if z.is_zero:
+            return sp.Integer(1)
+
+    def fdiff(self, argindex=1):
+        z = self.args[0]
+        return 1 / (z * (1 + z)) - sp.log(1 + z) / z**2
+
+    def _eval_rewrite_as_log(self, z, **kwargs):
+        return sp.log(1 + z) / z
+
+    def _eval_evalf(self, prec):
+        z = self.args[0]._eval_evalf(prec)
+        if z is None:
+            return None
+        with mpmath.workprec(prec + 20):
+            zm = mpmath.mpf(str(z))
+            return sp.Float(mpmath.mpf(1) if zm == 0 else mpmath.log1p(zm) / zm, precision=prec)
+
+    def _latex(self, printer, exp=None):
+        base = r"\operatorname{log1prel}\left(%s\right)" % printer._print(self.args[0])
         return base if exp is None else r"%s^{%s}" % (base, exp)
 
 
@@ -124,6 +155,7 @@ def deep_mode_time_mp(s, u0, uf, tau, depth: int):
 
 def to_elementary(expr: sp.Expr) -> sp.Expr:
     """Rewrite the stable-form functions back to elementary ones (for symbolic proofs)."""
+    expr = expr.replace(log1prel, lambda z: sp.log(1 + z) / z)
     expr = expr.replace(exprel, lambda z: (sp.exp(z) - 1) / z).replace(
         expm1, lambda z: sp.exp(z) - 1).replace(log1p, lambda z: sp.log(1 + z))
     expr = expr.replace(Ndtr, lambda x: sp.erfc(-x / sp.sqrt(2)) / 2)
@@ -479,4 +511,10 @@ MPMATH_FUNCTIONS = {
     "ArcCosKernel": lambda c, det: (mpmath.sqrt(det) + mpmath.atan2(mpmath.sqrt(det), -c) * c) / (2 * mpmath.pi),
     "AffineIterate": lambda a, b, q, n: a ** int(n) * q + b * (mpmath.mpf(int(n)) if a == 1 else (a ** int(n) - 1) / (a - 1)),
     "exprel": lambda z: mpmath.mpf(1) if z == 0 else mpmath.expm1(z) / z,
+    "log1prel": lambda z: mpmath.mpf(1) if z == 0 else mpmath.log1p(z) / z,
 }
+
+# family 5's kernels (classification dynamics): their mpmath closed forms
+from learndyn.derive.margin_functions import MARGIN_MPMATH  # noqa: E402
+
+MPMATH_FUNCTIONS.update(MARGIN_MPMATH)

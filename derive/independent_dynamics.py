@@ -91,11 +91,18 @@ def quad_path(f, a, b) -> mpmath.mpf:
 
 
 def time_integral(D: SeparableTime | RandomClock, point: dict, solvers=(), refs=None) -> mpmath.mpf:
-    """``∫_{start}^{end} tau dv / rhs(v)`` at ``point`` by :func:`quad_path`."""
+    """``∫_{start}^{end} tau dv / rhs(v)`` at ``point`` by :func:`quad_path`; for a rate that stops at a boundary
+    (a ``Piecewise`` whose later pieces are 0), the moving piece's integral, ``inf`` for an end beyond the boundary."""
+    from learndyn.derive.separable import moving_piece
+
     u = D.unknown
-    integrand = D.tau / D.rhs
-    f = bind(integrand, (u,), point, solvers, refs)
+    active, boundary, below = moving_piece(D.rhs, sp.Symbol(u))
     start, end = (evaluate(e, point, solvers, refs) for e in (D.start, D.end))
+    if boundary is not None:
+        c = evaluate(boundary, point, solvers, refs)
+        if (end > c) if below else (end < c):
+            return mpmath.inf
+    f = bind(D.tau / active, (u,), point, solvers, refs)
     return quad_path(f, start, end)
 
 
@@ -187,7 +194,10 @@ def implicit(d, registry: dict) -> list:
     refs = Refs(registry, solvers)
     unknown = next(s for s in d.defining.free_symbols if s.name == D.unknown)
     residual = d.defining.lhs - d.defining.rhs
-    integrand = F.tau / F.rhs
+    from learndyn.derive.separable import moving_piece
+
+    active, _, _ = moving_piece(F.rhs, sp.Symbol(F.unknown))  # a rate that stops: the moving piece
+    integrand = F.tau / active
 
     def make(pt_forward):
         with mpmath.extradps(GUARD):  # u(t) may be ill-conditioned: dt/du = tau/rhs(u) is small where t is large
@@ -195,6 +205,8 @@ def implicit(d, registry: dict) -> list:
 
     def _inverse_row(pt_forward):
         t_exact = time_integral(F, pt_forward, solvers, refs)
+        if not mpmath.isfinite(t_exact) or abs(t_exact) > mpmath.mpf(2) ** 1023:
+            raise OutOfDomain("the end is never reached, or not before float64's largest time")
         t = sp.Rational(float(t_exact))
         point = {k: v for k, v in pt_forward.items() if k != target}
         point[clock] = t
@@ -220,7 +232,10 @@ def implicit(d, registry: dict) -> list:
 
 
 def time_integral_between(F, point: dict, a, b, solvers=(), refs=None) -> mpmath.mpf:
-    f = bind(F.tau / F.rhs, (F.unknown,), point, solvers, refs)
+    from learndyn.derive.separable import moving_piece
+
+    active, _, _ = moving_piece(F.rhs, sp.Symbol(F.unknown))
+    f = bind(F.tau / active, (F.unknown,), point, solvers, refs)
     return quad_path(f, a, b)
 
 

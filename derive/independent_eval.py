@@ -224,6 +224,36 @@ def newton(residuals: Callable[[list], list], start: list, *, max_iter: int = 60
     raise DerivationError(f"Newton's method did not converge from {[mpmath.nstr(v, 8) for v in start]}")
 
 
+def bracketed_root(f: Callable, x0) -> mpmath.mpf:
+    """A sign change of ``f`` about ``x0`` (the bracket ``x0 (1 ± 2^k 10^{-12})`` grown until ``f`` changes sign, points
+    outside ``f``'s domain skipped), narrowed by bisection to the working precision; raises :class:`DerivationError`
+    where there is none."""
+    x0 = to_mpf(x0)
+    f0 = f(x0)
+    if f0 == 0:
+        return x0
+    scale = abs(x0) if x0 != 0 else mpmath.mpf(1)
+    for k in range(200):
+        h = scale * mpmath.mpf(10) ** -12 * 2**k
+        for other in (x0 + h, x0 - h):
+            try:
+                fo = f(other)
+            except OutOfDomain:
+                continue
+            if fo == 0:
+                return other
+            if (fo > 0) != (f0 > 0):
+                a, b, fa = (x0, other, f0) if x0 < other else (other, x0, fo)
+                for _ in range(4 * mpmath.mp.prec):
+                    mid = (a + b) / 2
+                    fm = f(mid)
+                    if fm == 0 or b - a <= mpmath.mpf(2) ** (-mpmath.mp.prec + 4) * abs(mid):
+                        return mid
+                    a, b, fa = (mid, b, fm) if (fm > 0) == (fa > 0) else (a, mid, fa)
+                return (a + b) / 2
+    raise DerivationError(f"no sign change of the residual about {mpmath.nstr(x0, 8)}")
+
+
 # -- earlier results ------------------------------------------------------------------------------------------------------
 
 class RootSystem:
@@ -247,7 +277,14 @@ class RootSystem:
 
         x0 = [start.get(n, mpmath.mpf(1)) for n in names]
         x0 = [v if mpmath.isfinite(v) else mpmath.mpf(1) for v in x0]
-        return {**point, **dict(zip(names, newton(residuals, x0)))}
+        try:
+            return {**point, **dict(zip(names, newton(residuals, x0)))}
+        except DerivationError:
+            if len(names) != 1 or len(lhs) != 1:
+                raise
+        # one equation in one unknown that Newton cannot follow (a steep or kinked residual): a bracket grown
+        # geometrically about the start until the residual changes sign, then bisection
+        return {**point, names[0]: bracketed_root(lambda x: residuals([x])[0], x0[0])}
 
     def output_values(self, solved: dict, solvers: tuple, refs: "Refs") -> dict:
         out = {}

@@ -249,6 +249,7 @@ def _closed_form_lines(d: Derivation) -> list[str]:
                 lines += _display(r.symbol_tex, outputs[0][1], r, f"eq:{r.name}:{value}")
             else:
                 lines += _outputs_block(r, outputs, f"eq:{r.name}:{value}", [o for o, _ in part.outputs])
+            lines += _per_integer_lines(part, r, f"eq:{r.name}:{value}")
         return lines + [r"\end{subequations}"]
     if d.outputs:
         return ["Closed form:", r"\begin{subequations}", rf"\label{{eq:{r.name}}}",
@@ -257,7 +258,57 @@ def _closed_form_lines(d: Derivation) -> list[str]:
     if shown is not None:
         which = "published form (see the source below), derived and proven" if r.published is not None else "derived closed form"
         return [f"Closed form, {which}:", *_display(r.symbol_tex, shown, r, f"eq:{r.name}")]
-    return ["Closed form:", *_display(r.symbol_tex, d.implementation, r, f"eq:{r.name}")]
+    return ["Closed form:", *_display(r.symbol_tex, d.implementation, r, f"eq:{r.name}"), *_per_integer_lines(d, r, f"eq:{r.name}")]
+
+
+def _per_integer_lines(d: Derivation, r: Result, label: str) -> list[str]:
+    """The closed forms SymPy derived per value of an integer parameter (and its generic form, or its explicit
+    inverse), where the derivation keeps them (a time derived per depth; not the deep-linear forms over roots of unity,
+    whose emitted form is shown)."""
+    if not d.per_integer or (d.generic is None and not getattr(r.definition, "published", ())
+                             and not getattr(r.definition, "derive_inverse", False)):
+        return []
+    name = next(p for p in r.params if p.kind == "int")
+    lines = [rf"Derived closed forms, per value of ${name.tex}$ (proven equal to the emitted form):"]
+    forms = [(rf"${name.tex} = {k}$", form, f"{label}:{name.name}-{k}") for k, form in sorted(d.per_integer.items())]
+    if d.generic is not None:
+        forms.append((rf"Other ${name.tex}$", d.generic, f"{label}:{name.name}-generic"))
+    for heading, form, tag in forms:
+        lines.append(rf"\noindent {heading}:")
+        split = _as_difference(form, d.result.definition)
+        if split is None:
+            lines += _display(r.symbol_tex, form, r, tag)
+        else:
+            shown, antiderivative, x = split
+            tex = partial(latex_expr, result=r)
+            lines += _display(r.symbol_tex, shown, r, tag)
+            lines += [r"\noindent where", r"\begin{gather*}",
+                      rf"\learndynfit{{F({tex(x)}) = {tex(antiderivative)}}}", r"\end{gather*}"]
+    return lines
+
+
+_F = sp.Function("F")
+
+
+def _as_difference(form: sp.Expr, definition):
+    """A separable time ``A(end) − A(start)`` (or a ``Piecewise`` whose first piece is one) shown as
+    ``F(end) − F(start)`` with ``F`` defined once: ``(shown, F(x), x)``, or ``None`` where ``form`` is not such a
+    difference of one function at the two ends."""
+    start, end = getattr(definition, "start", None), getattr(definition, "end", None)
+    if not (isinstance(start, sp.Symbol) and isinstance(end, sp.Symbol)):
+        return None
+    piece = form.args[0].expr if isinstance(form, sp.Piecewise) else form
+    at_end = sp.Add(*[a for a in sp.Add.make_args(piece) if a.has(end) and not a.has(start)])
+    x = sp.Symbol("x", positive=True)
+    antiderivative = at_end.subs(end, x)
+    if at_end == 0 or sp.expand(piece - (at_end - at_end.subs(end, start))) != 0:
+        return None
+    difference = _F(end) - _F(start)
+    if isinstance(form, sp.Piecewise):
+        shown = sp.Piecewise((difference, form.args[0].cond), *[(e, c) for e, c in form.args[1:]])
+    else:
+        shown = difference
+    return shown, antiderivative, x
 
 
 def result_latex(d: Derivation) -> str:

@@ -48,13 +48,17 @@ class SolverSpec:
     hi: sp.Expr
     guess: sp.Expr | None
     params: tuple[sp.Symbol, ...]
+    #: integer parameters of the equation (Python ints, not tensors: passed to the emitted equation as they are)
+    integers: tuple[sp.Symbol, ...] = ()
 
 
 # -- high-precision evaluation ------------------------------------------------------------------------
 
 def _to_mpf(v):
-    if isinstance(v, (int, str, mpmath.mpf)) and not isinstance(v, bool):
+    if isinstance(v, (str, mpmath.mpf)):
         return v
+    if isinstance(v, int) and not isinstance(v, bool):
+        return mpmath.mpf(v)  # exact; an int would make 2/depth a float division in the lambdified code
     if isinstance(v, float):
         return mpmath.mpf(v)  # the exact binary value (its shortest repr differs by up to half an ulp)
     r = sp.Rational(v)
@@ -97,9 +101,10 @@ def _lambdified(expr: sp.Expr, symbols: tuple[sp.Symbol, ...], solvers: tuple[So
 
 @functools.lru_cache(maxsize=None)
 def _mp_solver(spec: SolverSpec):
-    f = sp.lambdify((spec.variable, *spec.params), spec.equation, modules=mp_modules(()))
-    lo = sp.lambdify(spec.params, spec.lo, modules="mpmath")
-    hi = sp.lambdify(spec.params, spec.hi, modules="mpmath")
+    params = (*spec.params, *spec.integers)
+    f = sp.lambdify((spec.variable, *params), spec.equation, modules=mp_modules(()))
+    lo = sp.lambdify(params, spec.lo, modules=mp_modules(()))
+    hi = sp.lambdify(params, spec.hi, modules=mp_modules(()))
 
     roots: dict = {}  # the same root is asked for by every proof step at the same point
 
@@ -576,7 +581,8 @@ def _derive_root(result: Result, d: Root, registry: dict):
     name = d.name or result.name
     given = tuple(sym for sym, _ in d.given)
     reals = tuple(p.symbol for p in result.params if p.kind == "real")
-    spec = SolverSpec(name, x, d.equation, d.bracket[0], d.bracket[1], d.guess, reals + given)
+    integers = tuple(p.symbol for p in result.params if p.kind == "int")
+    spec = SolverSpec(name, x, d.equation, d.bracket[0], d.bracket[1], d.guess, reals + given, integers)
     solvers = solvers_of(registry) + (spec,)
     outputs = dict(d.outputs)
     unknowns = {s.name: s for eq in d.equations for s in eq.free_symbols if s.name in outputs}
@@ -595,7 +601,7 @@ def _derive_root(result: Result, d: Root, registry: dict):
         if len(inside) < 4:
             raise DerivationError(f"{result.name}: only {len(inside)} seeded points where {sp.sstr(d.where)}")
         points = inside
-    root_x = solved(name)(*reals, *given)
+    root_x = solved(name)(*reals, *given, *integers)
     # 1. the outputs at the root satisfy every defining equation
     for eq in d.equations:
         residual = _inline(eq.lhs - eq.rhs, registry).subs({unknowns[k]: outputs[k] for k in unknowns}, simultaneous=True)
@@ -661,10 +667,44 @@ def _derive_root(result: Result, d: Root, registry: dict):
         original = [{k: v for k, v in pt.items() if k not in {s.name for s in given}} for pt in points]
         outs = stable_outputs(prover, outs, dict(result.implementation), original, solvers, _numeric_equal,
                               "the emitted (stable) form of {} equals the output at the root")
+    for values, check in d.published:
+        _published_at_root(prover, result, values, check, names, exprs, solvers)
     defining = sp.And(*d.equations) if len(d.equations) > 1 else d.equations[0]
     derived = exprs[0] if not outs else None
     return Derivation(result, derived, impl, defining, {}, tuple(prover.steps), outputs=outs, solver=spec,
                       derived_outputs=derived_outs if derived_outs != outs else ())
+
+
+def _published_at_root(prover: Prover, result: Result, values: tuple, check, names: list, exprs: list, solvers) -> None:
+    """A published statement at given integer values (``((name, value), …)``), proven at seeded points: an ``Eq`` in
+    the parameters and the outputs that holds at the root, or an expression the first output equals."""
+    from learndyn.derive.derivation import sample_point
+
+    fixed = dict(values)
+    rng = random.Random(SEED + 1)
+    points = []
+    for _ in range(200):
+        pt = sample_point(result, rng, integers=fixed)
+        if all(_holds(rel.condition, pt) for rel in result.relations):
+            points.append(pt)
+        if len(points) == 6:
+            break
+    worst = mpmath.mpf(0)
+    for pt in points:
+        outs = {n: mp_value(e, pt, solvers) for n, e in zip(names, exprs)}
+        if isinstance(check, sp.Eq):
+            lhs, rhs = (mp_value(side, {**pt, **outs}, solvers) for side in (check.lhs, check.rhs))
+        else:
+            lhs, rhs = outs[names[0]], mp_value(check, pt, solvers)
+        rel = abs(lhs - rhs) / max(abs(lhs), abs(rhs), mpmath.mpf(10) ** -DPS)
+        if rel > mpmath.mpf(10) ** -25:
+            raise DerivationError(f"{result.name}: the published form at {fixed} fails at {pt}: {lhs} != {rhs}")
+        worst = max(worst, rel)
+    what = f"satisfy {sp.sstr(check)}" if isinstance(check, sp.Eq) else f"equal the published form {sp.sstr(check)}"
+    where = ", ".join(f"{k} = {v}" for k, v in values)
+    prover.fact(f"{where}: the outputs at the root {what}",
+                f"numeric ({len(points)} seeded points at {DPS} digits; largest relative difference "
+                f"{mpmath.nstr(worst, 2) if worst else '0'})")
 
 
 # -- composites of earlier results -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.printing.pycode import PythonCodePrinter
 from sympy.printing.pytorch import TorchPrinter
 
 from learndyn.derive import functions as F
@@ -23,6 +24,10 @@ RUNTIME_IMPORTS = {
     "_roots": "learndyn.numerics.roots",
     "_kernels": "learndyn.numerics.kernels",
     "_flow": "learndyn.numerics.flow",
+    "_lambert": "learndyn.numerics.lambert",
+    "_margin_time": "learndyn.numerics.margin_time",
+    "_margin_trajectory": "learndyn.numerics.margin_trajectory",
+    "_crossing": "learndyn.numerics.crossing",
 }
 
 #: prefix of the SymPy function that stands for the solved variable of an implicit result NAME
@@ -34,6 +39,14 @@ class LearndynTorchPrinter(TorchPrinter):
 
     def __init__(self, settings=None):
         super().__init__(dict(settings or {}, fully_qualified_modules=True))
+        #: names of symbols that hold Python numbers (common subexpressions of the integer parameters alone)
+        self.scalar_names: frozenset = frozenset()
+
+    def _scalar(self, expr) -> bool:
+        """Whether ``expr`` is a function of integer parameters (and Python-number subexpressions) alone."""
+        return (isinstance(expr, sp.Expr) and not isinstance(expr, sp.Integer) and bool(expr.free_symbols)
+                and all(s.is_integer or s.name in self.scalar_names for s in expr.free_symbols)
+                and not expr.has(sp.Piecewise) and not isinstance(expr, sp.Symbol))
 
     # -- constants ---------------------------------------------------------------------------------
     def _print_number(self, expr: sp.Expr) -> str:
@@ -49,6 +62,8 @@ class LearndynTorchPrinter(TorchPrinter):
     def _print(self, expr, **kwargs):
         if isinstance(expr, sp.Expr) and expr.is_number and not expr.has(sp.nan, sp.zoo):
             return self._print_number(expr)
+        if self._scalar(expr):
+            return _IntegerPrinter(self).doprint(expr)  # a function of integer parameters only: Python numbers
         return super()._print(expr, **kwargs)
 
     # -- arithmetic ------------------------------------------------------------------------------------
@@ -118,6 +133,40 @@ class LearndynTorchPrinter(TorchPrinter):
     def _print_exprel(self, expr):
         return f"_special.exprel({self._print(expr.args[0])})"
 
+    def _print_log1prel(self, expr):
+        return f"_special.log1prel({self._print(expr.args[0])})"
+
+    def _print_LambertW(self, expr):
+        if len(expr.args) > 1 and expr.args[1] != 0:
+            raise ValueError(f"only the principal branch of LambertW is printed: {expr}")
+        if isinstance(expr.args[0], sp.exp):  # W₀(e^y) = ω(y), also where e^y overflows
+            return f"_lambert.wright_omega({self._print(expr.args[0].args[0])})"
+        return f"_lambert.lambertw({self._print(expr.args[0])})"
+
+    def _print_LogisticMarginTime(self, expr):
+        *reals, depth = expr.args
+        return f"_margin_time.logistic_margin_time({', '.join(self._print(a) for a in reals)}, {self._print(depth)})"
+
+    def _print_LogisticMarginTrajectory(self, expr):
+        *reals, depth = expr.args
+        return (f"_margin_trajectory.logistic_margin_trajectory({', '.join(self._print(a) for a in reals)}, "
+                f"{self._print(depth)})")
+
+    def _print_HingeMarginTime(self, expr):
+        *reals, depth = expr.args
+        return f"_margin_time.hinge_margin_time({', '.join(self._print(a) for a in reals)}, {self._print(depth)})"
+
+    def _print_HingeMarginTrajectory(self, expr):
+        *reals, depth = expr.args
+        return f"_margin_trajectory.hinge_margin_trajectory({', '.join(self._print(a) for a in reals)}, {self._print(depth)})"
+
+    def _print_InflectionTime(self, expr):
+        *reals, depth = expr.args
+        return f"_margin_time.logistic_inflection_time({', '.join(self._print(a) for a in reals)}, {self._print(depth)})"
+
+    def _print_CrossingTail(self, expr):
+        return f"_crossing.crossing_tail({', '.join(self._print(a) for a in expr.args)})"
+
     def _print_DeepModeTime(self, expr):
         *reals, depth = expr.args
         return f"_deep_mode.deep_mode_time({', '.join(self._print(a) for a in reals)}, {self._print(depth)})"
@@ -176,6 +225,22 @@ class LearndynTorchPrinter(TorchPrinter):
         if name.startswith(SOLVED_PREFIX):  # the solved variable of an implicit result: its emitted solver
             return f"_{name}({', '.join(self._print(a) for a in expr.args)})"
         return super()._print_Function(expr)
+
+    def _print_Symbol(self, expr):
+        return expr.name
+
+
+class _IntegerPrinter(PythonCodePrinter):
+    """An expression in integer parameters alone (``(2 − 2/depth) e^{−(2 − 2/depth)}``) as Python arithmetic with the
+    ``math`` module; a function the ``math`` module lacks (``LambertW``) as its torch implementation, which takes a
+    Python float."""
+
+    def __init__(self, outer: "LearndynTorchPrinter"):
+        super().__init__({"fully_qualified_modules": True})
+        self._outer = outer
+
+    def _print_LambertW(self, expr):
+        return f"float(_lambert.lambertw({self._print(expr.args[0])}))"
 
     def _print_Symbol(self, expr):
         return expr.name

@@ -7,6 +7,7 @@ FAMILIES = {
     'regularisation': ('weight_decay_trajectory', 'dae_trajectory', 'noise_equivalent_decay', 'dropout_expected_time', 'dropout_time_bound', 'dropout_trajectory', 'inverted_dropout_trajectory', ),
     'signal_propagation': ('variance_map', 'additive_noise_variance_map', 'critical_sigma_w', 'variance_after_depth', 'correlation_map', 'correlation_fixed_point', 'correlation_slope', 'correlation_depth_scale', 'trainable_depth', 'shifted_relu_active_fraction', 'shifted_relu_second_moment', 'shifted_relu_critical_point', 'jacobian_spectrum_variance', ),
     'ntk': ('relu_kernel_map', 'relu_kernel_map_derivative', 'erf_kernel_map', 'erf_kernel_map_derivative', 'nngp_kernel', 'ntk_kernel', 'kernel_fixed_point', 'chi1', 'kernel_depth_scales', 'ntk_depth_limit', 'mse_train_prediction', 'mse_test_prediction', 'ntk_condition_number', 'mean_prediction', ),
+    'classification': ('classification_mode_time', 'classification_mode_trajectory', 'hinge_stopping_time', 'margin_inflection', 'wrong_sign_crossing_time', 'starved_margin', ),
 }
 
 CLAIMS = {
@@ -14,6 +15,7 @@ CLAIMS = {
     'regularisation': ('noise_lowers_plateau_not_growth', 'equivalent_decay_is_slower', 'weight_decay_removes_imbalance', ),
     'signal_propagation': ('additive_noise_has_no_critical_point', 'noise_limits_depth', ),
     'ntk': ('chaotic_phase_trains_fast_but_forgets_inputs', 'ordered_phase_generalises_but_trains_slowly', ),
+    'classification': ('sigmoidal_from_depth_two', 'hinge_stops_sooner', 'time_scales_with_frequency_and_norm', 'failure_region_of_the_start', 'rare_feature_starved', 'coupled_modes_break_decoupled_theory', ),
 }
 
 MODULE_OF = {name: family for family, names in FAMILIES.items() for name in names}

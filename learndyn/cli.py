@@ -1,4 +1,5 @@
-"""The ``learndyn`` command: list, info, eval, derive, verify, latex, data, figures, report, digits, bench.
+"""The ``learndyn`` command: list, info, eval, derive, verify, latex, data, figures, report, digits,
+similarity-experiment, bench.
 
 Start-up is cheap: this module imports click and the standard library only; torch, SymPy and the rest are
 imported inside the commands that need them (``--help``, ``list`` and ``info`` need neither).
@@ -10,6 +11,8 @@ import time
 from pathlib import Path
 
 import click
+
+from learndyn.verify.similarity_experiment import ACTIVATIONS, NOISES  # the standard library only (no torch)
 
 __all__ = ["main"]
 
@@ -521,9 +524,105 @@ def digits(depths, trained, width, steps, lr, n_train, n_test, seed, device, as_
     click.echo(json.dumps(res.to_json(), indent=2) if as_json else res.to_table())
 
 
+def _name_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    for name in names:
+        if name not in ACTIVATIONS:
+            raise click.BadParameter(f"{name!r} is not an activation: choose among {', '.join(ACTIVATIONS)}")
+    if not names or len(set(names)) != len(names):
+        raise click.BadParameter(f"{value!r}: expected distinct comma-separated activations, e.g. relu,shifted")
+    return names
+
+
+def _factor_list(ctx, param, value: str | None) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    try:
+        factors = tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected comma-separated numbers, e.g. 0.5,2")
+    if not factors or any(not (f > 0 and f != 1.0 and f < float("inf")) for f in factors) or \
+            len(set(factors)) != len(factors):
+        raise click.BadParameter(f"{value!r}: off-critical factors of sigma_w^2 must be distinct, finite, > 0 "
+                                 "and != 1")
+    return factors
+
+
+@main.command("similarity-experiment",
+              short_help="Seed 001's plan: SVCCA of deep noisy networks from critical and off-critical starts.")
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for similarity.json and the figure (PNG and PDF).")
+@click.option("--quick", is_flag=True, help="The CI size: 6 layers of 32, 3 seeds, 200 steps (seconds).")
+@click.option("--depth", type=POSITIVE, default=None, help="Hidden layers [default: 20; 6 with --quick].")
+@click.option("--width", type=POSITIVE, default=None, help="Units per layer [default: 96; 32 with --quick].")
+@click.option("--seeds", type=POSITIVE, default=None, help="Seeds per start [default: 4; 3 with --quick].")
+@click.option("--steps", type=POSITIVE, default=None, help="GD steps [default: 2000; 200 with --quick].")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Learning rate, decaying linearly to 0 [default: 0.1].")
+@click.option("--activations", callback=_name_list, default=None, help=f"Comma-separated: {', '.join(ACTIVATIONS)} [default: all].")
+@click.option("--factors", callback=_factor_list, default=None,
+              help="Off-critical starts: multipliers of the critical sigma_w^2 [default: 0.5,2].")
+@click.option("--noise", type=click.Choice(list(NOISES)), default=None,
+              help="Training noise [default: gaussian].")
+@click.option("--noise-strength", type=click.FloatRange(min=0), default=None,
+              help="Gaussian: variance of eps; dropout: keep probability; additive: variance [default: 0.1; "
+                   "0.9 for dropout].")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="First seed (of the networks and the split).")
+@click.option("--device", default="cpu", show_default=True, help="torch device.")
+@click.option("--force", is_flag=True, help="Overwrite similarity.json and the figure in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the claims as JSON instead of the table.")
+def similarity_experiment(out, quick, depth, width, seeds, steps, lr, activations, factors, noise, noise_strength,
+                          seed, device, force, as_json) -> None:
+    """Seed 001's plan: deep noisy ReLU and shifted-ReLU networks trained on scikit-learn's digits from the
+    critical initialisation (critical_sigma_w, shifted_relu_critical_point) and off-critical ones, compared with
+    SVCCA per layer over training: to each layer's final and initial state, across starts, to the best-trained
+    network, between ReLU and shifted ReLU. Writes similarity.json (every curve, the configuration, seeds and
+    versions) and the figure representation_similarity.png/.pdf into --out, and prints the claims: networks
+    converge bottom up; layers beyond trainable_depth do not learn off criticality; the critical start brings deep
+    layers closer to the best network. Each holds, fails or is not decided at this size (95 % intervals over
+    seeds). Needs scikit-learn (learndyn[digits])."""
+    from dataclasses import fields, replace
+
+    from learndyn.progress import Progress
+    from learndyn.verify.similarity_experiment import (
+        SimilarityConfig, claims_table, output_paths, run_similarity_experiment, stage_count, write_outputs,
+    )
+    from learndyn.verify.similarity_store import store
+
+    _check_device(device)
+    existing = [p for p in output_paths(out) if p.exists()]
+    if existing and not force:
+        raise click.ClickException(f"{existing[0]} exists; pass --force to overwrite it")
+    given = dict(depth=depth, width=width, seeds=seeds, steps=steps, lr=lr, activations=activations, factors=factors,
+                 noise=noise, noise_strength=noise_strength)  # noise_strength None: the noise's own default
+    config = SimilarityConfig.quick() if quick else SimilarityConfig()
+    config = replace(config, seed=seed, **{k: v for k, v in given.items() if v is not None})
+    try:
+        config.check()
+    except ValueError as exc:
+        names = sorted((f.name for f in fields(config)), key=len, reverse=True)  # noise_strength before noise
+        name = next((n for n in names if str(exc).startswith(n) or f"{n} " in str(exc)[:40]), None)
+        raise click.BadParameter(str(exc), param_hint=f"--{name.replace('_', '-')}" if name else None)
+    try:
+        with Progress("similarity-experiment", stage_count(config) + 1, unit="stage") as progress:
+            result = run_similarity_experiment(config, device=device, progress=progress.start)
+            data = result.to_json()
+            store(config, device, data)
+            progress.start("figure")
+            paths = write_outputs(data, out, force=force)
+    except ImportError as exc:
+        raise click.ClickException(_error_text(exc))
+    click.echo(json.dumps(data["claims"], indent=2) if as_json else claims_table(data))
+    for p in paths:
+        click.echo(f"wrote {p}", err=as_json)
+
+
 @main.command(short_help="Benchmarks, each a ratio against a baseline of the same run.")
-@click.option("--group", "groups", multiple=True, type=click.Choice(["closed_forms", "solvers", "simulation", "derive"]),
-              help="Only these groups (default: all four).")
+@click.option("--group", "groups", multiple=True,
+              type=click.Choice(["closed_forms", "solvers", "simulation", "similarity", "derive"]),
+              help="Only these groups (default: all).")
 @click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
 @click.option("--quick", is_flag=True, help="Small sizes and few repeats (a smoke run, not a measurement).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable results.")

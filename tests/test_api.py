@@ -75,12 +75,14 @@ FAMILY3 = ["variance_map", "additive_noise_variance_map", "critical_sigma_w", "v
 FAMILY4 = ["relu_kernel_map", "relu_kernel_map_derivative", "erf_kernel_map", "erf_kernel_map_derivative", "nngp_kernel",
            "ntk_kernel", "kernel_fixed_point", "chi1", "kernel_depth_scales", "ntk_depth_limit", "mse_train_prediction",
            "mse_test_prediction", "ntk_condition_number", "mean_prediction"]
+FAMILY5 = ["classification_mode_time", "classification_mode_trajectory", "hinge_stopping_time", "margin_inflection",
+           "wrong_sign_crossing_time", "starved_margin"]
 FAMILY2 = ["weight_decay_trajectory", "dae_trajectory", "noise_equivalent_decay", "dropout_expected_time",
            "dropout_time_bound", "dropout_trajectory", "inverted_dropout_trajectory"]
 
 
 def test_results_lists_the_families_in_theory_order() -> None:
-    assert learndyn.results() == FAMILY1 + FAMILY2 + FAMILY3 + FAMILY4
+    assert learndyn.results() == FAMILY1 + FAMILY2 + FAMILY3 + FAMILY4 + FAMILY5
     assert learndyn.results("ntk") == FAMILY4
     assert learndyn.results("linear") == FAMILY1
     assert learndyn.results("regularisation") == FAMILY2
@@ -355,7 +357,7 @@ def test_result_of_relation_domain() -> None:
 
 def test_claims_are_listed_beside_real_results() -> None:
     cs = learndyn.claims()
-    assert len(cs) == 11
+    assert len(cs) == 17
     names = set(learndyn.results())
     for c in cs:
         assert c.about and set(c.about) <= names, c
@@ -365,7 +367,9 @@ def test_claims_are_listed_beside_real_results() -> None:
         "stable_lr_shrinks_with_depth", "modes_learned_in_order_of_strength",
         "noise_lowers_plateau_not_growth", "equivalent_decay_is_slower", "weight_decay_removes_imbalance",
         "additive_noise_has_no_critical_point", "noise_limits_depth", "chaotic_phase_trains_fast_but_forgets_inputs",
-        "ordered_phase_generalises_but_trains_slowly"}
+        "ordered_phase_generalises_but_trains_slowly", "sigmoidal_from_depth_two", "hinge_stops_sooner",
+        "time_scales_with_frequency_and_norm", "failure_region_of_the_start", "rare_feature_starved",
+        "coupled_modes_break_decoupled_theory"}
 
 
 # -------------------------------------------------------------- numerical edge cases (scalar net)

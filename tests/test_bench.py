@@ -138,3 +138,51 @@ def test_solver_group_without_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
         assert rows and all(r.ratio is None or (math.isfinite(r.ratio) and r.ratio > 0) for r in rows)
     finally:
         solvers.reference_solver.cache_clear()
+
+
+# -- the similarity group -------------------------------------------------------------------------------------------
+
+def test_similarity_baselines_compute_what_learndyn_computes() -> None:
+    """The naive covariance-inverse SVCCA (batched and looped) and the Gram-matrix CKA agree with learndyn on the
+    bench's (well-conditioned) activations, so the ratios compare the same computation."""
+    from learndyn.bench.similarity import layer_activations, naive_cka_loop, naive_svcca_batched, naive_svcca_loop
+    from learndyn.similarity import linear_cka, svcca
+
+    acts = layer_activations(3, 64, 8, seed=1)
+    ours = svcca(acts[:, None], acts[None], 4)
+    assert torch.allclose(naive_svcca_batched(acts, 4), ours, rtol=0, atol=1e-10)
+    assert torch.allclose(naive_svcca_loop(acts, 4), ours, rtol=0, atol=1e-10)
+    assert torch.allclose(naive_cka_loop(acts), linear_cka(acts[:, None], acts[None]), rtol=0, atol=1e-12)
+
+
+def test_similarity_group_without_google_svcca(monkeypatch: pytest.MonkeyPatch) -> None:
+    from learndyn.bench.similarity import SVCCA_PATH_VARIABLE, google_cca_core, run_similarity
+
+    monkeypatch.delenv(SVCCA_PATH_VARIABLE, raising=False)
+    assert google_cca_core() is None
+    rows = run_similarity(device="cpu", quick=True)
+    assert [r.ratio is None for r in rows] == [False, False, True, False]
+    assert "skipped" in rows[2].note and SVCCA_PATH_VARIABLE in rows[2].note
+    assert all(r.details["max_abs_difference_to_naive"] < 1e-10 for r in rows if r.ratio is not None)
+    monkeypatch.setenv(SVCCA_PATH_VARIABLE, "/nonexistent/svcca")
+    assert google_cca_core() is None
+
+
+def test_similarity_group_with_a_google_svcca_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The optional baseline is loaded from ``$LEARNDYN_SVCCA_PATH`` (a directory holding ``cca_core.py``) and run on
+    the same activations; a stand-in with google's signature (CCA by QR in numpy) exercises the path here."""
+    from learndyn.bench.similarity import SVCCA_PATH_VARIABLE, google_cca_core, run_similarity
+
+    (tmp_path / "cca_core.py").write_text(
+        "import numpy as np\n"
+        "def get_cca_similarity(acts1, acts2, epsilon=0.0, threshold=0.98, compute_coefs=True, compute_dirns=False,\n"
+        "                       verbose=True):\n"
+        "    qa = np.linalg.qr((acts1 - acts1.mean(1, keepdims=True)).T)[0]\n"
+        "    qb = np.linalg.qr((acts2 - acts2.mean(1, keepdims=True)).T)[0]\n"
+        "    return {'cca_coef1': np.linalg.svd(qa.T @ qb, compute_uv=False)}\n")
+    monkeypatch.setenv(SVCCA_PATH_VARIABLE, str(tmp_path))
+    assert google_cca_core() is not None
+    rows = run_similarity(device="cpu", quick=True)
+    google_row = rows[2]
+    assert google_row.ratio is not None and math.isfinite(google_row.ratio) and google_row.ratio > 0
+    assert google_row.details["max_abs_difference_to_google"] < 1e-12

@@ -94,7 +94,9 @@ def test_sources_name_the_paper_and_its_place() -> None:
     project's own catalogue is never a reference."""
     doc = latex_document()
     sources = re.findall(r"^\\noindent Source: (.*)$", doc, flags=re.M)
-    assert len(sources) == len(re.findall(r"\\subsection\{", doc)) - 4  # every result (the 4 claims sections aside)
+    claims_sections = len(re.findall(r"\\subsection\{Claims\}", doc))
+    assert claims_sections == 5
+    assert len(sources) == len(re.findall(r"\\subsection\{", doc)) - claims_sections  # every result
     for line in sources:
         assert re.match(r"\\cite\{[a-z]+\d{4}[a-z]+\}, \S", line), line
         assert "seed 0" not in line and "THEORY" not in line

@@ -27,7 +27,8 @@ from learndyn.numerics import special
 REPO = Path(__file__).resolve().parents[1]
 GENERATED = REPO / "generated"
 GENERATED_FILES = ("__init__.py", "catalogue.json", "linear.py", "linear.tex", "regularisation.py", "regularisation.tex",
-                   "signal_propagation.py", "signal_propagation.tex", "ntk.py", "ntk.tex")
+                   "signal_propagation.py", "signal_propagation.tex", "ntk.py", "ntk.tex", "classification.py",
+                   "classification.tex")
 LEARNDYN = str(Path(sys.executable).with_name("learndyn"))
 
 x, y = sp.symbols("x y", real=True)

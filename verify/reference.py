@@ -143,13 +143,50 @@ def reference(d: Derivation, point: dict):
     of values for a result with several outputs."""
     from learndyn.derive import maps
 
+    from learndyn.verify import reference_derived as rd
+
     definition = d.result.definition
     if isinstance(definition, maps.KINDS):
+        if d.cases and d.parts:  # a part derived per integer (or keeping an integral) is referenced by its derivation
+            choice = next(p.name for p in d.result.params if p.kind == "choice")
+            part = dict(zip((v for v, _ in d.cases), d.parts))[point[choice]]
+            value = _part_reference(part, point)
+            if value is not None:
+                return value
         return _signal_reference(d, point)
     if isinstance(definition, Implicit):
         if definition.inverse_of == "deep_mode_time":
             return _deep_trajectory(point)
+        if definition.derive_inverse:
+            return rd.inverse_reference(d, _family_registry(d)[definition.inverse_of], point)
         raise NotImplementedError(f"no reference for implicit result {d.result.name}")
     if isinstance(definition, SeparableTime) and definition.per_integer is not None:
-        return _deep_time(point)
+        value = rd.time_reference(d, point) if d.generic is not None or definition.published else None
+        return _deep_time(point) if value is None else value
+    if d.outputs:  # several outputs (a solved equation): each at adaptive precision
+        return {name: _adaptive(lambda dps, e=e: maps.mp_value(e, point, (), dps)) for name, e in d.outputs}
     return _closed_form(d, point)
+
+
+def _family_registry(d: Derivation) -> dict:
+    from learndyn.derive import maps
+    from learndyn.derive.registry import derivations, families
+
+    name = d.result.name  # a result, or a part NAME_VALUE of one
+    family = next(f for f in families() if any(r.name == name or name.startswith(r.name + "_") for r in f.results))
+    return maps.with_parts(derivations(family.name))
+
+
+def _part_reference(part: Derivation, point: dict):
+    """The reference of one value's part of a :class:`ByChoice` derived per integer, inverting one, or keeping an
+    integral; ``None`` for the other kinds (the maps' reference)."""
+    from learndyn.verify import reference_derived as rd
+
+    definition = part.result.definition
+    if isinstance(definition, SeparableTime) and definition.per_integer is not None:
+        return rd.time_reference(part, point)
+    if isinstance(definition, SeparableTime) and part.derived is not None and part.derived.has(sp.Integral):
+        return rd.derived_reference(part, point)
+    if isinstance(definition, Implicit) and definition.derive_inverse:
+        return rd.inverse_reference(part, _family_registry(part)[definition.inverse_of], point)
+    return None

@@ -187,6 +187,19 @@ def _figures_for(names: list[str] | None) -> list[str] | None:
     return [f for f, spec in FIGURES.items() if set(spec.results) & set(names)]
 
 
+def _similarity_section(names: list[str] | None, config: VerifyConfig, quick: bool, drawn: dict) -> str:
+    """The representation-similarity section (:mod:`learndyn.verify.similarity_document`) for a report of every
+    result or of one the experiment uses; with the claims' outcomes where its run is stored."""
+    from learndyn.verify.figures import FIGURES
+    from learndyn.verify.similarity_document import similarity_latex, stored_similarity
+    from learndyn.verify.similarity_experiment import FIGURE
+
+    if names is not None and not set(FIGURES[FIGURE].results) & set(names):
+        return ""
+    data = stored_similarity(config.seed, config.device, quick)
+    return similarity_latex(data, results=None if names is None else set(names), figure=FIGURE in drawn)
+
+
 def write_report(out: Path, names: list[str] | None = None, *, config: VerifyConfig = VerifyConfig(),
                  tiers: tuple[str, ...] = ("a", "b", "claims"), quick_figures: bool = False, force: bool = False,
                  pdf: bool = True, refresh: bool = False, progress: Callable[[str, int], Callable[[str], None]] | None = None,
@@ -219,7 +232,7 @@ def write_report(out: Path, names: list[str] | None = None, *, config: VerifyCon
     figs = [(n, pdfs[n], FIGURES[n].caption, tuple(FIGURES[n].results)) for n in chosen if n in pdfs]
 
     extra = "\n".join([verification_latex(checks), power_latex(verification.power) if verification.power else "",
-                       figures_latex(figs) if figs else "",
+                       figures_latex(figs) if figs else "", _similarity_section(names, config, quick_figures, pdfs),
                        provenance_latex(provenance(config), key, reused)])
     tex.write_text(latex_document(names, bib="report", extra_body=extra,
                                   title="learndyn report: derivations, verification and figures",

@@ -30,6 +30,8 @@ def _interval_strategy(p: Param, spec: Interval) -> st.SearchStrategy[float]:
     specials = [float(v) for v in p.special if p.domain.contains_float(v) and lo <= v <= hi]
     if p.log and lo > 0:
         body = st.floats(math.log10(lo), math.log10(hi)).map(lambda e: min(max(10.0**e, lo), hi))
+    elif p.log and hi < 0:  # a negative scale parameter: log-uniform magnitude
+        body = st.floats(math.log10(-hi), math.log10(-lo)).map(lambda e: min(max(-(10.0**e), lo), hi))
     elif p.log and lo < 0 < hi:
         top = math.log10(max(-lo, hi))
         mag = st.floats(-3.0, top).map(lambda e: 10.0**e)
@@ -69,6 +71,8 @@ def _uniform_value(p: Param, spec, rng: random.Random):
     lo, hi = spec.lo, spec.hi
     if p.log and lo > 0:
         return min(max(10.0 ** rng.uniform(math.log10(lo), math.log10(hi)), lo), hi)
+    if p.log and hi < 0:
+        return min(max(-(10.0 ** rng.uniform(math.log10(-hi), math.log10(-lo))), lo), hi)
     if p.log and lo < 0 < hi:
         mag = 10.0 ** rng.uniform(-3.0, math.log10(max(-lo, hi)))
         return min(max(rng.choice((-1.0, 1.0)) * mag, lo), hi)
@@ -150,7 +154,8 @@ def edge_points(result: Result) -> list[dict]:
             choices[p.name] = list(spec.choices)
         else:
             lo, hi = spec.lo, spec.hi
-            mid = math.sqrt(lo * hi) if p.log and lo > 0 else (1.0 if p.log else 0.5 * (lo + hi))
+            mid = (math.sqrt(lo * hi) if p.log and lo > 0 else -math.sqrt(lo * hi) if p.log and hi < 0
+                   else (1.0 if p.log else 0.5 * (lo + hi)))
             middle[p.name] = mid
             choices[p.name] = [v for v in (lo, hi, *p.special) if p.domain.contains_float(v)]
     points = []

@@ -22,7 +22,9 @@ __all__ = ["Verification", "verification_key", "cached_verification", "provenanc
 _PACKAGES = ("learndyn", "torch", "sympy", "mpmath", "numpy", "hypothesis")
 #: source that verification does not run: benchmarks, figures, the report's layout, this cache, the CLI
 _NOT_VERIFICATION = {"bench", "figures", "report_document.py", "verification_cache.py", "figure_data.py",
-                     "digits_experiment.py", "cli.py", "latex_build.py"}
+                     "digits_experiment.py", "cli.py", "latex_build.py", "similarity_experiment.py",
+                     "similarity_measures.py", "similarity_claims.py", "similarity_store.py", "similarity_document.py",
+                     "noisy_mlp.py"}
 
 
 def _version(pkg: str) -> str:

@@ -16,12 +16,14 @@ def _runners() -> dict[str, Callable[..., list[Row]]]:
     from learndyn.bench.derivation import run_derive
     from learndyn.bench.kernels import run_kernels
     from learndyn.bench.simulation import run_simulation
+    from learndyn.bench.similarity import run_similarity
     from learndyn.bench.solvers import run_solvers
 
     def solvers(**kw) -> list[Row]:
         return run_solvers(**kw) + run_kernels(**kw)
 
-    return {"closed_forms": run_closed_forms, "solvers": solvers, "simulation": run_simulation, "derive": run_derive}
+    return {"closed_forms": run_closed_forms, "solvers": solvers, "simulation": run_simulation,
+            "similarity": run_similarity, "derive": run_derive}
 
 
 def _stderr_progress(label: str) -> None:

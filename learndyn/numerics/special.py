@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["exprel", "ndtr", "log1p_exp", "sin_minus_x_cos", "log_sinc", "log_asinc", "erf_angle_gap", "erf_norm_gap", "relu_kernel", "gram2", "arccos_kernel", "geometric_sum", "affine_iterate"]
+__all__ = ["exprel", "log1prel", "ndtr", "log1p_exp", "sin_minus_x_cos", "log_sinc", "log_asinc", "erf_angle_gap", "erf_norm_gap", "relu_kernel", "gram2", "arccos_kernel", "geometric_sum", "affine_iterate"]
 
 import math
 from fractions import Fraction
@@ -27,6 +27,18 @@ def exprel(z: torch.Tensor) -> torch.Tensor:
     series = 1 + zs * (0.5 + zs * (1.0 / 6 + zs * (1.0 / 24 + zs * (1.0 / 120))))
     zl = torch.where(small, torch.ones_like(z), z)
     return torch.where(small, series, torch.expm1(zl) / zl)
+
+
+def log1prel(z: torch.Tensor) -> torch.Tensor:
+    r"""``log1prel(z) = log1p(z)/z`` for ``z > −1``, with ``log1prel(0) = 1``.
+
+    For ``|z| < 1e-4`` the Taylor series ``1 − z/2 + z²/3 − z³/4 + z⁴/5`` (truncation error below ``z⁵/6 < 2e-21``);
+    elsewhere ``log1p(z)/z``, relative-accurate because ``log1p`` is."""
+    small = z.abs() < _EXPREL_SERIES
+    zs = torch.where(small, z, torch.zeros_like(z))
+    series = 1 + zs * (-0.5 + zs * (1.0 / 3 + zs * (-0.25 + zs * 0.2)))
+    zl = torch.where(small, torch.ones_like(z), z)
+    return torch.where(small, series, torch.log1p(zl) / zl)
 
 
 _SQRT_HALF = 0.7071067811865476

@@ -113,4 +113,6 @@ def broadcast_to(value: Any, shape: torch.Size, like: torch.Tensor) -> torch.Ten
     tensor of ``like``'s dtype and device)."""
     if not isinstance(value, torch.Tensor):
         value = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    elif value.dtype != like.dtype or value.device != like.device:  # a value of the integer parameters alone
+        value = value.to(dtype=like.dtype, device=like.device)
     return torch.broadcast_to(value, shape)

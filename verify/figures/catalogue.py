@@ -1,6 +1,6 @@
 """The catalogue of figures: for each, the results it shows, its one-line caption, its data and its plot.
 
-:data:`FIGURES` is ordered by seed (000, 001, 004) and, within a seed, by family. A data function takes
+:data:`FIGURES` is ordered by seed (000, 001, 002, 004) and, within a seed, by family. A data function takes
 ``seed``, ``device`` and ``quick`` and returns a JSON-able dict (theory, simulation, settings and the
 ``agreement`` records of :mod:`learndyn.verify.figures.agreement`); a plot function takes that dict and the
 caption and returns a :class:`matplotlib.figure.Figure`.
@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import data_seed000, data_seed001, data_seed004, plot_seed000, plot_seed001, plot_seed004
+from . import (data_seed000, data_seed001, data_seed002, data_seed004, data_similarity, plot_seed000, plot_seed001,
+               plot_seed002, plot_seed004, plot_similarity)
 
 __all__ = ["FigureSpec", "FIGURES"]
 
@@ -61,6 +62,26 @@ _ALL = (
         ("correlation_fixed_point", "correlation_slope", "correlation_depth_scale", "trainable_depth"),
         r"Noise limits how deep inputs stay distinguishable: $c^*$ and $\xi_c$ against noise strength",
         data_seed001.fixed_point_vs_noise, plot_seed001.fixed_point_vs_noise),
+    FigureSpec(
+        "representation_similarity", "001", 7,
+        ("critical_sigma_w", "shifted_relu_critical_point", "trainable_depth", "variance_map"),
+        r"Seed 001's plan: SVCCA of deep noisy ReLU and shifted-ReLU networks trained on digits from critical and "
+        r"off-critical starts, against training time and layer",
+        data_similarity.representation_similarity, plot_similarity.representation_similarity),
+    FigureSpec(
+        "margin_curves", "002", 5,
+        ("classification_mode_trajectory", "margin_inflection", "hinge_stopping_time"),
+        r"Margins of ReLU classifiers: sigmoidal from depth 2, the hinge loss stops at $m = 1$ sooner than the "
+        r"logistic loss",
+        data_seed002.margin_curves, plot_seed002.margin_curves),
+    FigureSpec(
+        "failure_phase_diagram", "002", 5, ("wrong_sign_crossing_time",),
+        r"The start decides: a unit learns iff $a_0 > 0$ and ($c\,v_0 > 0$ or $a_0 > |v_0|$); otherwise it dies",
+        data_seed002.failure_phase_diagram, plot_seed002.failure_phase_diagram),
+    FigureSpec(
+        "starvation", "002", 5, ("starved_margin", "classification_mode_trajectory"),
+        r"Gradient starvation: a frequent feature stops the learning of a rare one that appears with it",
+        data_seed002.starvation, plot_seed002.starvation),
     FigureSpec(
         "ntk_phase_diagram", "004", 4, ("chi1", "kernel_depth_scales", "kernel_fixed_point", "nngp_kernel"),
         r"NTK phase diagram of erf networks: the ordered/chaotic boundary $\chi_1 = 1$ and the depth scale $\xi_c$",

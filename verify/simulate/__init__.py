@@ -21,11 +21,36 @@ of finite-width ReLU / erf networks, the NTK contracted from ``torch.func`` grad
 (full-batch GD on ``1/(2 n k) ‖f(X) − Y‖²_F``, many networks batched, with each one's initial NTK),
 :func:`init_params` / :func:`forward` (the networks both draw) and :func:`digits_dataset` (scikit-learn's
 ``load_digits``, normalised; optional dependency).
+
+Family 5 (classification dynamics, seed 002): :func:`train_classifier` (full-batch GD on fully connected ReLU
+classifiers of any depth, logistic or hinge loss, hand-derived gradients) on :func:`orthogonal_features`,
+:func:`starvation_data` (and its control) and :func:`cooccurring_features`, from :func:`decoupled_start` or any
+two-layer start (:func:`two_layer_start`); :func:`first_crossing` reads hitting times of a margin level.
+
+Family 7 (representation similarity, seed 001's plan): :func:`train_noisy_mlps` (deep noisy ReLU / shifted-ReLU
+classifiers trained by minibatch GD, many networks batched with common random numbers per seed, every layer's
+activations on a probe set recorded at checkpoints).
 """
 
 from .autoencoder import AutoencoderRun, CovarianceData, covariance_dataset, simulate_autoencoder
+from .classification import (
+    ClassificationRun,
+    FeatureData,
+    classifier_gradients,
+    classifier_loss,
+    classifier_output,
+    cooccurring_features,
+    decoupled_start,
+    first_crossing,
+    orthogonal_features,
+    path_masks,
+    starvation_data,
+    train_classifier,
+    two_layer_start,
+)
 from .deep_linear import Dataset, DeepLinearRun, simulate_deep_linear, whitened_dataset
 from .dropout import DropoutHits, DropoutRun, dropout_hitting_times, simulate_dropout
+from .noisy_mlp import NoisyMLPRun, train_noisy_mlps
 from .ntk import (
     DigitsData,
     EmpiricalKernels,
@@ -49,8 +74,10 @@ from .signal import (
 
 __all__ = [
     "AutoencoderRun",
+    "ClassificationRun",
     "CovarianceData",
     "Dataset",
+    "FeatureData",
     "DeepLinearRun",
     "DigitsData",
     "DropoutHits",
@@ -58,23 +85,36 @@ __all__ = [
     "EmpiricalKernels",
     "JacobianSpectrum",
     "MSETraining",
+    "NoisyMLPRun",
     "Propagation",
     "ScalarRun",
+    "classifier_gradients",
+    "classifier_loss",
+    "classifier_output",
+    "cooccurring_features",
     "covariance_dataset",
+    "decoupled_start",
     "digits_dataset",
     "dropout_hitting_times",
+    "first_crossing",
     "empirical_kernels",
     "forward",
     "init_params",
     "inputs_with_correlations",
     "jacobian_spectrum",
     "noise_factors",
+    "orthogonal_features",
+    "path_masks",
     "propagate",
     "propagate_units",
     "simulate_autoencoder",
     "simulate_deep_linear",
     "simulate_dropout",
     "simulate_scalar_network",
+    "starvation_data",
+    "train_classifier",
     "train_mse",
+    "train_noisy_mlps",
+    "two_layer_start",
     "whitened_dataset",
 ]
