@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import mpmath
 
+from learndyn.derive.log_root import increasing_root_in_log
+
 __all__ = ["h_integral_mp", "logistic_time_mp", "logistic_trajectory_mp", "hinge_time_mp", "hinge_trajectory_mp",
            "hinge_stop_constant_mp", "logistic_shift_mp", "crossing_tail_mp", "inflection_margin_mp", "inflection_time_mp"]
 
@@ -83,8 +85,8 @@ def logistic_shift_mp(m0, p, r, L: int):
 
 def logistic_trajectory_mp(t, m0, p, r, L: int):
     """The root ``m ≥ m0`` of ``logistic_time_mp(m0, m, p, r, L) = t`` at the working precision: a bracket in
-    ``u = ln m`` by doubling, bisection to three digits, then Newton with the exact derivative
-    ``dt/du = m^a (1 + e^m)/(Lκ)``, safeguarded by the bracket."""
+    ``u = ln m`` (:func:`~learndyn.derive.log_root.increasing_root_in_log`), Newton with the exact derivative
+    ``dt/du = m^a (1 + e^m)/(Lκ)``."""
     t, m0, p, r = (mpmath.mpf(v) for v in (t, m0, p, r))
     if t == 0:
         return m0
@@ -92,32 +94,7 @@ def logistic_trajectory_mp(t, m0, p, r, L: int):
     with mpmath.extradps(20):
         f = lambda u: logistic_time_mp(m0, mpmath.exp(u), p, r, L) - t  # noqa: E731
         slope = lambda u: mpmath.exp(a * u) * (1 + mpmath.exp(mpmath.exp(u))) / k  # noqa: E731
-        lo, step = mpmath.log(m0), mpmath.mpf(1)
-        hi = lo + step
-        while f(hi) < 0:
-            lo, step = hi, step * 2
-            hi = lo + step
-        while hi - lo > mpmath.mpf(10) ** -3 * max(1, abs(lo)):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
-        u = (lo + hi) / 2
-        tol = mpmath.mpf(10) ** (-mpmath.mp.dps + 5)
-        for _ in range(200):
-            fu = f(u)
-            if fu < 0:
-                lo = u
-            elif fu > 0:
-                hi = u
-            else:
-                break
-            new = u - fu / slope(u)
-            if not lo < new < hi:
-                new = (lo + hi) / 2
-            if abs(new - u) <= tol * max(1, abs(u)):
-                u = new
-                break
-            u = new
-        return +mpmath.exp(u)
+        return +increasing_root_in_log(f, slope, m0, scale=t)
 
 
 def crossing_tail_mp(m0, b):

@@ -265,7 +265,7 @@ def classification_mode_trajectory(t, m0, p, r, depth, loss, *, check: bool = Tr
     - logistic: the emitted implementation (and each derived inverse) gives m back at the time
       classification_mode_time_logistic derives for it, at depth in [1, 2, 3, 4, 6, 17, 33, 64] —
       numeric (24 seeded points of the forward test ranges at 80 digits; largest relative difference
-      2.2e-61, tolerance 1e-30)
+      1.1e-63, tolerance 1e-30)
     - hinge: m(t) is the inverse of classification_mode_time_hinge in m — symbolic (the integrand of
       classification_mode_time_hinge is positive on the moving piece, so the time is strictly increasing
       in its end point: the inverse exists and is unique)

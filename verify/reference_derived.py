@@ -76,6 +76,7 @@ def inverse_reference(d: Derivation, forward: Derivation, point: dict) -> mpmath
 
 
 def _root(T: sp.Expr, F, point: dict, clock: str, target: str, dps: int) -> mpmath.mpf:
+    from learndyn.derive.log_root import increasing_root_in_log
     from learndyn.derive.separable import moving_piece, mp_evaluate
 
     with mpmath.workdps(dps):
@@ -87,39 +88,14 @@ def _root(T: sp.Expr, F, point: dict, clock: str, target: str, dps: int) -> mpma
         active, _, _ = moving_piece(F.rhs, sp.Symbol(F.unknown))
         rate = active.subs(sp.Symbol(F.unknown), sp.Symbol("_u")) / F.tau
 
-        def f(w, prec=dps):
-            with mpmath.workdps(prec):
-                return mp_evaluate(T, {**rest, target: mpmath.exp(w)}, prec) - t
+        def f(w):  # at the working precision
+            return mp_evaluate(T, {**rest, target: mpmath.exp(w)}, mpmath.mp.dps) - t
 
-        lo, step = mpmath.log(start), mpmath.mpf(1)
-        hi = lo + step
-        while f(hi) < 0:
-            lo, step = hi, step * 2
-            hi = lo + step
-        while hi - lo > mpmath.mpf(10) ** -3 * max(1, abs(lo)):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
-        w = (lo + hi) / 2
-        tol = mpmath.mpf(10) ** (-dps + 5)
-        # |f| below the floor is the evaluation's own rounding: 1e-(dps−10) of t, or more where the forward form
-        # cancels (its value at dps and at dps + 20 digits differ by that much; the caller raises the precision
-        # until two precisions agree)
-        noise = abs(f(w) - f(w, dps + 20))
-        floor = max(mpmath.mpf(10) ** (-dps + 10) * abs(t), 100 * noise)
-        for _ in range(100):
-            fw = f(w)
-            if abs(fw) <= floor:
-                break
-            lo, hi = (w, hi) if fw < 0 else (lo, w)
+        def slope(w):  # dt/dw = u/rate(u)
             u = mpmath.exp(w)
-            new = w - fw * mp_evaluate(rate, {**rest, "_u": u}, dps) / u      # dt/dw = u/rate(u)
-            if not lo < new < hi:
-                new = (lo + hi) / 2
-            if abs(new - w) <= tol * max(1, abs(w)):
-                w = new
-                break
-            w = new
-        return mpmath.exp(w)
+            return u / mp_evaluate(rate, {**rest, "_u": u}, mpmath.mp.dps)
+
+        return increasing_root_in_log(f, slope, start, scale=t)
 
 
 def derived_reference(d: Derivation, point: dict):
