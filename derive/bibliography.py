@@ -65,6 +65,10 @@ REFERENCES: dict[str, Reference] = {
         ("Tachet des Combes, R{\\'e}mi", "Pezeshki, Mohammad", "Shabanian, Samira", "Courville, Aaron", "Bengio, Yoshua"),
         "On the learning dynamics of deep neural networks",
         "arXiv preprint arXiv:1809.06848", 2018, kind="article"),
+    "advani2017high": Reference(
+        ("Advani, Madhu S.", "Saxe, Andrew M."),
+        "High-dimensional dynamics of generalization error in neural networks",
+        "arXiv preprint arXiv:1710.03667", 2017, kind="article"),
     "xiao2020disentangling": Reference(
         ("Xiao, Lechao", "Pennington, Jeffrey", "Schoenholz, Samuel S."),
         "Disentangling trainability and generalization in deep neural networks",

@@ -21,6 +21,7 @@ __all__ = [
     "ODE", "SeparableTime", "ClosedForm", "Implicit", "Interval", "IntParam", "ChoiceParam",
     "Between", "Solve", "RandomClock", "UpperBound",
     "GaussianMap", "Recurrence", "Root", "Composite", "FreeProduct", "KernelComposition", "ByChoice", "SpectralFlow", "ArrayParam", "ref",
+    "SpectralDensity", "ModeDynamics", "SpectralIntegral",
     "solved_variable",
 ]
 
@@ -93,12 +94,25 @@ class Between:
     #: interpolate geometrically, ``a (b/a)^f`` (both anchors positive): a scale parameter between its anchors
     #: (``m`` between ``m0`` and ``1e3``, drawn as densely near ``m0 = 1e-12`` as near ``1e3``)
     log: bool = False
+    #: a positive SymPy expression of other parameters the value is multiplied by (``lr`` as a fraction of the stable
+    #: ``2/λ₊``: ``Between(1e-4, 0.999, log=True, factor=2/(1 + sqrt(alpha))**2)``)
+    factor: sp.Expr | None = None
 
     @property
     def anchors(self) -> tuple[str, ...]:
-        return tuple(x for x in (self.a, self.b) if isinstance(x, str)) + self.scale
+        extra = tuple(sorted(s.name for s in self.factor.free_symbols)) if self.factor is not None else ()
+        return tuple(x for x in (self.a, self.b) if isinstance(x, str)) + self.scale + extra
+
+    def _factor(self, point: dict, exact: bool):
+        values = {s: point[s.name] for s in self.factor.free_symbols}
+        f = self.factor.subs(values)
+        return f if exact else float(f)
 
     def value(self, point: dict, fraction: float) -> float:
+        if self.factor is not None:
+            inner = Between(self.a, self.b, self.lo, self.hi, self.scale, self.log)
+            v = inner.value(point, fraction)
+            return v * self._factor(point, not isinstance(v, float))
         a = point[self.a] if isinstance(self.a, str) else self.a
         b = point[self.b] if isinstance(self.b, str) else self.b
         f = self.lo + (self.hi - self.lo) * fraction
@@ -407,6 +421,82 @@ class SpectralFlow(Definition):
     output: str
     rate: sp.Expr = sp.Integer(1)
     kind: str = "spectral_flow"
+
+
+@dataclass(frozen=True)
+class SpectralDensity:
+    r"""A spectral density with square-root edges: ``ρ(λ) = atom·δ(λ) + density(λ)`` with the bulk ``density`` supported
+    on ``[lower, upper]`` and of the form ``w(λ) √((upper − λ)(λ − lower))``, ``w`` rational in ``λ`` (the engine
+    factors it out and proves the factorisation).
+
+    ``regimes`` are ``(condition, sample point)`` pairs covering the parameters' domain but for its boundaries (the
+    Marchenko–Pastur law: ``alpha < 1`` and ``alpha > 1``): within a regime, which poles of a rational integrand lie
+    inside the unit circle of ``λ = c + R(z + 1/z)`` is fixed, so SymPy integrates rational functions against the
+    density by residues, regime by regime (the sample point tells which poles are inside); on a boundary between two
+    regimes the result is the limit. The generated functions integrate in the angle of ``λ = lower + (upper − lower)
+    sin²(θ/2)`` (:mod:`learndyn.numerics.spectral_density`)."""
+
+    variable: sp.Symbol
+    density: sp.Expr
+    lower: sp.Expr
+    upper: sp.Expr
+    atom: sp.Expr = sp.Integer(0)
+    regimes: tuple[tuple[sp.Basic, dict], ...] = ()
+    #: the density's name in LaTeX
+    tex: str = r"\rho"
+
+
+@dataclass(frozen=True)
+class ModeDynamics:
+    r"""How one eigenmode (eigenvalue ``λ`` of the density's variable) evolves, with ``unknown`` its state:
+
+    * ``rhs``: the ODE ``d unknown/d time = rhs``, ``unknown(0) = initial`` (``dsolve``, proven by ``checkodesol``);
+    * ``step``: the recurrence ``unknown_{time+1} = step`` (``rsolve``, proven by substitution), an exact discrete
+      dynamics such as gradient descent;
+    * ``equation``: a stationary state solving ``equation`` (``solve``; ridge regression's normal equations).
+
+    ``sources`` are ``(symbol, variance)`` of independent centred random variables the state depends on linearly
+    (the initial error, the label noise of the mode); the integrand is the expectation of a quadratic quantity over
+    them."""
+
+    unknown: str
+    sources: tuple[tuple[sp.Symbol, sp.Expr], ...]
+    time: str | None = None
+    rhs: sp.Expr | None = None
+    step: sp.Expr | None = None
+    initial: sp.Expr | None = None
+    equation: sp.Basic | None = None
+
+
+@dataclass(frozen=True)
+class SpectralIntegral(Definition):
+    r"""A result that integrates a per-mode quantity against a spectral density:
+
+        value = atom · a(t) + scale · ∫ ρ(λ) E[quantity] dλ + extra,
+
+    with ``E[quantity]`` the expectation of ``quantity`` (quadratic in the mode's ``sources``) at the state ``mode``
+    derives, and ``a(t)`` its limit ``λ → 0`` (the frozen modes of the atom; ``atom=False`` leaves them out). Without a
+    ``mode`` the quantity is a function of ``λ`` alone (a Stieltjes transform); with ``quantity=None`` the result is the
+    bulk density itself.
+
+    ``limit``: the value as the mode's time goes to infinity, integrated in closed form by residues (the limiting
+    integrand is rational in ``λ``); a result without time whose integrand is rational is integrated in closed form too.
+    ``stationary = (time output, value output)``: the time where the value is stationary (the root of
+    ``∫ρ ∂_t E[quantity]``) and the value there; with ``gap`` the single output is the ``t → ∞`` value minus the value
+    at the stationary time (the cost of not stopping there)."""
+
+    density: SpectralDensity
+    quantity: sp.Expr | None
+    mode: ModeDynamics | None = None
+    atom: bool = True
+    scale: sp.Expr = sp.Integer(1)
+    extra: sp.Expr = sp.Integer(0)
+    limit: bool = False
+    stationary: tuple[str, str] | None = None
+    gap: bool = False
+    #: a published closed form the derived one must equal (a limit, a Stieltjes transform)
+    published: sp.Expr | None = None
+    kind: str = "spectral_integral"
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ class Derivation:
     spectral: tuple = ()
     #: with ``per_integer``: the closed form for the values of the integer parameter that ``per_integer`` does not list
     generic: sp.Expr | None = None
+    #: module-level integrand functions a spectral integral's emitted form calls (:mod:`learndyn.derive.spectral_integral`)
+    integrands: tuple = ()
 
     @property
     def name(self) -> str:
@@ -142,6 +144,8 @@ def sample_point(result: Result, rng: random.Random, *, integers: dict | None = 
             v = a + (b - a) * f if not spec.log else sp.Rational(repr(_log_between(a, b, f)))
             for name in spec.scale:  # a rational close to v·√(Π anchors), inside the range
                 v = v * sp.Rational(repr(float(sp.sqrt(point[name]))))
+            if spec.factor is not None:  # a rational close to v·factor
+                v = sp.Rational(repr(float(v * spec._factor(point, True))))
             point[p.name] = v * (1 - sp.Rational(1, 10**12)) if spec.scale else v
     return point
 
@@ -725,6 +729,12 @@ def _derive_dispatch(result: Result, registry: dict | None) -> Derivation:
         from learndyn.derive.flow import derive_flow
 
         return derive_flow(result, d)
+    from learndyn.derive.declaration import SpectralIntegral
+
+    if isinstance(d, SpectralIntegral):
+        from learndyn.derive.spectral_integral import derive_spectral
+
+        return derive_spectral(result, d)
     if isinstance(d, maps.KINDS):
         return maps.derive(result, d, registry or {})
     if isinstance(d, ClosedForm):

@@ -179,6 +179,15 @@ def _solver_code(spec, printer: LearndynTorchPrinter) -> str:
     )
 
 
+def _integrand_code(integrand, printer: LearndynTorchPrinter) -> str:
+    """A spectral integral's integrand (the density's weight times the mode quantity), called by
+    ``_spectral_density.bulk_integral`` with every argument carrying a trailing axis of quadrature nodes."""
+    args = ", ".join(s.name for s in (integrand.variable, *integrand.params))
+    lines = _returns([integrand.expr], printer, "    ", lambda xs: xs[0])
+    return (f"def {integrand.name}({args}):\n"
+            f'    """{sp.sstr(integrand.expr)}"""\n' + "\n".join(lines) + "\n")
+
+
 def _layer_name(value: str) -> str:
     return f"_kernel_layer_{value}"
 
@@ -298,6 +307,8 @@ def _function_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
     for spec in reversed((d.solver, *d.solvers)):
         if spec is not None:
             head = _solver_code(spec, printer) + "\n\n" + head
+    for integrand in reversed(d.integrands):
+        head = _integrand_code(integrand, printer) + "\n\n" + head
     return head + (
         f"def {r.name}({sig}, *, check: bool = True) -> {returns}:\n"
         f'    r"""{_docstring(d).lstrip()}\n    """\n' + "\n".join(body) + "\n"

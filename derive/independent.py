@@ -36,6 +36,10 @@ Methods, per kind of definition (:mod:`learndyn.derive.independent_dynamics`, :m
   (``mpmath.expm``: Taylor series with scaling and squaring) (train, test), the linear system by LU (mean), the
   extreme eigenvalues as roots of the characteristic polynomial (condition number), against the derived per-mode
   solutions lifted through ``mpmath.eigsy``;
+* ``SpectralIntegral`` — the mode's state numerically (matrix exponential, matrix power, linear solve), the expectation
+  by the cubature exact for quadratics, the density's integral by tanh-sinh in ``λ`` (not the angle the emitted rule
+  uses, nor residues), a stationary time by a Newton step with ``mpmath.diff``
+  (:mod:`learndyn.derive.independent_spectral`);
 * ``ByChoice`` — per value, by the rules above (a chain of roots as one system of all its equations);
 * ``ClosedForm`` — the defining expression evaluated directly against the emitted form.
 
@@ -58,7 +62,7 @@ import sympy as sp
 
 from learndyn.derive.declaration import (
     ODE, ByChoice, ClosedForm, Composite, FreeProduct, GaussianMap, Implicit, KernelComposition, RandomClock,
-    Recurrence, Result, Root, SeparableTime, Solve, SpectralFlow, UpperBound,
+    Recurrence, Result, Root, SeparableTime, Solve, SpectralFlow, SpectralIntegral, UpperBound,
 )
 from learndyn.derive.independent_eval import DPS, OutOfDomain, Refs, derived_outputs
 from learndyn.derive.proof import DerivationError, IndependentReference
@@ -215,12 +219,13 @@ def _kinds() -> dict[type, Callable]:
     from learndyn.derive import independent_dynamics as dyn
     from learndyn.derive import independent_kernels as ker
     from learndyn.derive import independent_maps as maps
+    from learndyn.derive import independent_spectral as spectral
 
     return {ODE: dyn.ode, SeparableTime: dyn.separable_time, RandomClock: dyn.random_clock, UpperBound: dyn.upper_bound,
             Implicit: dyn.implicit, Solve: maps.solve, Root: maps.root, GaussianMap: maps.gaussian_map,
             Recurrence: maps.recurrence, Composite: maps.composite, FreeProduct: maps.free_product,
             ClosedForm: maps.closed_form, ByChoice: maps.by_choice, KernelComposition: ker.kernel_composition,
-            SpectralFlow: ker.spectral_flow}
+            SpectralFlow: ker.spectral_flow, SpectralIntegral: spectral.spectral_integral}
 
 
 def independent_steps(d, registry: dict) -> tuple[IndependentReference, ...]:

@@ -113,6 +113,9 @@ def latex_expr(expr: sp.Basic, result: Result) -> str:
     # nonnegative) is still that parameter: σ_b², not σ_{b2}
     by_name = {p.name: p.tex for p in result.params}
     names.update({s: by_name[s.name] for s in expr.free_symbols if s not in names and s.name in by_name})
+    density = getattr(result.definition, "density", None)
+    if density is not None:  # a spectral integral's eigenvalue
+        names[density.variable] = r"\lambda"
 
     def named(e):
         tex = table[type(e).__name__]
@@ -322,7 +325,12 @@ def result_latex(d: Derivation) -> str:
         lines += [rf"At ${sym} = {sp.latex(val)}$ (a removable singularity):",
                   *_display(r.symbol_tex, lim, r, f"eq:{r.name}:{n}-limit")]
     shown = r.published if r.published is not None else d.derived
-    if d.implementation is not None and d.implementation != shown and d.derived is not None and not d.cases:
+    if d.integrands:  # a spectral integral: the emitted rule, in words
+        lines += [r"\noindent Emitted as a quadrature in the angle $\theta$ of "
+                  r"$\lambda = \lambda_- + (\lambda_+ - \lambda_-)\sin^2(\theta/2)$, which removes the square-root "
+                  r"edges: Gauss--Legendre on panels graded geometrically toward both edges (where the pole of the "
+                  r"density at $\lambda = 0$ and a long decay concentrate the integrand).", ""]
+    elif d.implementation is not None and d.implementation != shown and d.derived is not None and not d.cases:
         lines += [r"Emitted in the numerically stable form (proven equal):",
                   *_display(r.symbol_tex, d.implementation, r, f"eq:{r.name}:stable")]
     dom = [f"${p.tex} {_interval_tex(p.domain)}$" for p in r.params]

@@ -25,9 +25,9 @@ GREEK = {
     "Σ": r"\Sigma", "Φ": r"\Phi", "Ψ": r"\Psi", "Ω": r"\Omega",
 }
 #: letters with a precomposed accent
-_ACCENTED = {"ŷ": r"\hat{y}", "x̂": r"\hat{x}", "Ṫ": r"\dot{T}", "𝟙": r"\mathbf{1}"}
+_ACCENTED = {"ŷ": r"\hat{y}", "x̂": r"\hat{x}", "w̄": r"\bar{w}", "Ṫ": r"\dot{T}", "𝟙": r"\mathbf{1}"}
 _SUPERSCRIPTS = {"²": "2", "³": "3", "⁴": "4", "⁰": "0", "¹": "1", "*": "*", "ᵀ": r"\top", "⁻¹": "-1"}
-_SUBSCRIPTS = {chr(0x2080 + k): str(k) for k in range(10)}
+_SUBSCRIPTS = {chr(0x2080 + k): str(k) for k in range(10)} | {"₊": "+", "₋": "-"}
 _SYMBOLS = {
     "−": "-", "√": r"\surd", "→": r"\to", "·": r"\cdot", "‖": r"\|", "∞": r"\infty", "≥": r"\ge", "≤": r"\le",
     "∈": r"\in", "∂": r"\partial", "↦": r"\mapsto", "⊗": r"\otimes", "⊙": r"\odot", "½": r"\tfrac12",

@@ -28,6 +28,7 @@ RUNTIME_IMPORTS = {
     "_margin_time": "learndyn.numerics.margin_time",
     "_margin_trajectory": "learndyn.numerics.margin_trajectory",
     "_crossing": "learndyn.numerics.crossing",
+    "_spectral_density": "learndyn.numerics.spectral_density",
 }
 
 #: prefix of the SymPy function that stands for the solved variable of an implicit result NAME
@@ -166,6 +167,22 @@ class LearndynTorchPrinter(TorchPrinter):
 
     def _print_CrossingTail(self, expr):
         return f"_crossing.crossing_tail({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_BulkIntegral(self, expr):
+        name, lower, width, *args = expr.args
+        return (f"_spectral_density.bulk_integral({name.name}, {self._print(lower)}, {self._print(width)}, "
+                f"({', '.join(self._print(a) for a in args)},))")
+
+    def _print_BulkRoot(self, expr):
+        slope, curvature, lower, width, *args = expr.args
+        return (f"_spectral_density.bulk_root({slope.name}, {curvature.name}, {self._print(lower)}, {self._print(width)}, "
+                f"({', '.join(self._print(a) for a in args)},))")
+
+    def _print_PowDecay(self, expr):
+        return f"_spectral_density.pow_decay({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_PowDecayGap(self, expr):
+        return f"_spectral_density.pow_decay_gap({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
     def _print_DeepModeTime(self, expr):
         *reals, depth = expr.args

@@ -8,6 +8,7 @@ FAMILIES = {
     'signal_propagation': ('variance_map', 'additive_noise_variance_map', 'critical_sigma_w', 'variance_after_depth', 'correlation_map', 'correlation_fixed_point', 'correlation_slope', 'correlation_depth_scale', 'trainable_depth', 'shifted_relu_active_fraction', 'shifted_relu_second_moment', 'shifted_relu_critical_point', 'jacobian_spectrum_variance', ),
     'ntk': ('relu_kernel_map', 'relu_kernel_map_derivative', 'erf_kernel_map', 'erf_kernel_map_derivative', 'nngp_kernel', 'ntk_kernel', 'kernel_fixed_point', 'chi1', 'kernel_depth_scales', 'ntk_depth_limit', 'mse_train_prediction', 'mse_test_prediction', 'ntk_condition_number', 'mean_prediction', ),
     'classification': ('classification_mode_time', 'classification_mode_trajectory', 'hinge_stopping_time', 'margin_inflection', 'wrong_sign_crossing_time', 'starved_margin', ),
+    'generalisation': ('mp_density', 'mp_stieltjes', 'generalisation_error', 'training_error', 'generalisation_error_limit', 'training_error_limit', 'optimal_stopping_time', 'overtraining', 'ridge_error', 'gd_generalisation_error', 'gd_training_error', ),
 }
 
 CLAIMS = {
@@ -16,6 +17,7 @@ CLAIMS = {
     'signal_propagation': ('additive_noise_has_no_critical_point', 'noise_limits_depth', ),
     'ntk': ('chaotic_phase_trains_fast_but_forgets_inputs', 'ordered_phase_generalises_but_trains_slowly', ),
     'classification': ('sigmoidal_from_depth_two', 'hinge_stops_sooner', 'time_scales_with_frequency_and_norm', 'failure_region_of_the_start', 'rare_feature_starved', 'coupled_modes_break_decoupled_theory', ),
+    'generalisation': ('overtraining_peaks_at_one', 'frozen_subspace', 'training_monotone_generalisation_one_minimum', 'stopping_time_scaling', 'ridge_beats_early_stopping', 'initial_variance_cost', 'pretraining_accelerates', ),
 }
 
 MODULE_OF = {name: family for family, names in FAMILIES.items() for name in names}

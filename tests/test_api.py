@@ -77,12 +77,16 @@ FAMILY4 = ["relu_kernel_map", "relu_kernel_map_derivative", "erf_kernel_map", "e
            "mse_test_prediction", "ntk_condition_number", "mean_prediction"]
 FAMILY5 = ["classification_mode_time", "classification_mode_trajectory", "hinge_stopping_time", "margin_inflection",
            "wrong_sign_crossing_time", "starved_margin"]
+FAMILY6 = ["mp_density", "mp_stieltjes", "generalisation_error", "training_error", "generalisation_error_limit",
+           "training_error_limit", "optimal_stopping_time", "overtraining", "ridge_error", "gd_generalisation_error",
+           "gd_training_error"]
 FAMILY2 = ["weight_decay_trajectory", "dae_trajectory", "noise_equivalent_decay", "dropout_expected_time",
            "dropout_time_bound", "dropout_trajectory", "inverted_dropout_trajectory"]
 
 
 def test_results_lists_the_families_in_theory_order() -> None:
-    assert learndyn.results() == FAMILY1 + FAMILY2 + FAMILY3 + FAMILY4 + FAMILY5
+    assert learndyn.results() == FAMILY1 + FAMILY2 + FAMILY3 + FAMILY4 + FAMILY5 + FAMILY6
+    assert learndyn.results("generalisation") == FAMILY6
     assert learndyn.results("ntk") == FAMILY4
     assert learndyn.results("linear") == FAMILY1
     assert learndyn.results("regularisation") == FAMILY2
@@ -357,7 +361,7 @@ def test_result_of_relation_domain() -> None:
 
 def test_claims_are_listed_beside_real_results() -> None:
     cs = learndyn.claims()
-    assert len(cs) == 17
+    assert len(cs) == 24
     names = set(learndyn.results())
     for c in cs:
         assert c.about and set(c.about) <= names, c
@@ -369,7 +373,9 @@ def test_claims_are_listed_beside_real_results() -> None:
         "additive_noise_has_no_critical_point", "noise_limits_depth", "chaotic_phase_trains_fast_but_forgets_inputs",
         "ordered_phase_generalises_but_trains_slowly", "sigmoidal_from_depth_two", "hinge_stops_sooner",
         "time_scales_with_frequency_and_norm", "failure_region_of_the_start", "rare_feature_starved",
-        "coupled_modes_break_decoupled_theory"}
+        "coupled_modes_break_decoupled_theory", "overtraining_peaks_at_one", "frozen_subspace",
+        "training_monotone_generalisation_one_minimum", "stopping_time_scaling", "ridge_beats_early_stopping",
+        "initial_variance_cost", "pretraining_accelerates"}
 
 
 # -------------------------------------------------------------- numerical edge cases (scalar net)

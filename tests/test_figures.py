@@ -123,6 +123,15 @@ POWER = [
     ("failure_phase_diagram", "wrong_sign_crossing_time", _scale(1.01)),
     ("starvation", "starved_margin", _scale(1.01)),
     ("starvation", "classification_mode_trajectory", _shift("t", 1.01)),  # the control's clock 1 % fast
+    ("generalisation_curves", "gd_generalisation_error", _scale(1.01)),
+    ("generalisation_curves", "gd_training_error", _scale(1.01)),
+    ("generalisation_curves", "generalisation_error", _scale(1.01)),
+    ("generalisation_curves", "training_error", _shift("t", 1.02)),  # the flow's clock 2 % fast
+    ("overtraining_peak", "overtraining", _scale(1.05)),
+    ("overtraining_peak", "optimal_stopping_time",
+     lambda fn, call: fn(**call)._replace(min_error=fn(**call).min_error * 1.01)),
+    ("stopping_time_scaling", "optimal_stopping_time",
+     lambda fn, call: fn(**call)._replace(t_opt=fn(**call).t_opt * 1.01)),
     ("ntk_phase_diagram", "kernel_depth_scales", lambda fn, call: fn(**call)._replace(xi_c=fn(**call).xi_c * 1.01)),
     ("ntk_depth_metrics", "chi1", _scale(1.05)),
     ("ntk_mse_dynamics", "ntk_kernel", _scale(1.25)),
@@ -173,12 +182,51 @@ def test_unknown_figure_names_the_known_ones(tmp_path) -> None:
 
 def test_catalogue() -> None:
     known = set(learndyn.results())
-    seeds = {"000": (1, 2), "001": (3, 7), "002": (5,), "004": (4,)}
+    seeds = {"000": (1, 2), "001": (3, 7), "002": (5,), "003": (6,), "004": (4,)}
     for name, spec in FIGURES.items():
         assert spec.name == name and spec.results and set(spec.results) <= known, name
         assert spec.family in seeds[spec.seed], name
         assert spec.caption and "\n" not in spec.caption and spec.caption.count("$") % 2 == 0, name
         assert callable(spec.data) and callable(spec.plot)
+
+
+SEED003 = ("generalisation_curves", "overtraining_peak", "stopping_time_scaling")
+
+
+def test_seed003_figures(rendered) -> None:
+    """Seed 003 (family 6): the quick data are deterministic for a seed and the seed reaches the simulation; they show
+    what the captions say — E_t falls while E_g has an interior minimum in GD; overtraining rises towards α = 1 from
+    both sides in theory and simulation while min_t E_g stays finite there; the stopping-time asymptotes hold."""
+    from learndyn.verify.figures import data_seed003
+
+    data = rendered[3]
+    assert list(FIGURES)[list(FIGURES).index("starvation") + 1:][:3] == list(SEED003)  # catalogue order: seed 003
+    again = data_seed003.stopping_time_scaling(seed=0, device="cpu", quick=True)
+    assert json.dumps(again) == json.dumps(data["stopping_time_scaling"])
+    other = data_seed003.stopping_time_scaling(seed=1, device="cpu", quick=True)
+    assert other["series"][0]["simulation"] != again["series"][0]["simulation"]
+    assert other["series"][0]["t_line"] == again["series"][0]["t_line"]  # the theory does not depend on the seed
+
+    for panel in data["generalisation_curves"]["panels"]:
+        sim = panel["simulation"]
+        train, gen = torch.tensor(sim["training"]), torch.tensor(sim["generalisation"])
+        assert bool((train[1:] <= train[:-1] * (1 + 1e-12)).all()), panel["alpha"]  # GD on a quadratic, lr < 1/λ_max
+        low = int(gen.argmin())
+        assert 0 < low < gen.numel() - 1 and float(gen[-1]) > float(gen[low]) + 5 * sim["generalisation_se"][-1]
+
+    over = data["overtraining_peak"]
+    alpha, sim = over["alpha"], over["simulation"]["overtraining"]
+    left = [v for a, v in zip(alpha, sim) if a < 1 and v is not None]
+    right = [v for a, v in zip(alpha, sim) if a > 1 and v is not None]
+    assert left == sorted(left) and right == sorted(right, reverse=True) and left and right
+    line = torch.tensor(over["overtraining_line"])
+    peak = over["alpha_line"][int(line.argmax())]
+    assert abs(math.log(peak)) < 0.02
+    at_one = alpha.index(1.0)
+    assert sim[at_one] is None and math.isfinite(over["simulation"]["min_error"][at_one])
+
+    records = {a["quantity"].split(":")[0]: a for a in data["stopping_time_scaling"]["agreement"]}
+    assert records["asymptote α ≠ 1"]["points"] == 2 and records["asymptote α = 1"]["worst_ratio"] < 0.1
 
 
 def test_cli_figures(tmp_path) -> None:

@@ -95,7 +95,7 @@ def test_sources_name_the_paper_and_its_place() -> None:
     doc = latex_document()
     sources = re.findall(r"^\\noindent Source: (.*)$", doc, flags=re.M)
     claims_sections = len(re.findall(r"\\subsection\{Claims\}", doc))
-    assert claims_sections == 5
+    assert claims_sections == 6
     assert len(sources) == len(re.findall(r"\\subsection\{", doc)) - claims_sections  # every result
     for line in sources:
         assert re.match(r"\\cite\{[a-z]+\d{4}[a-z]+\}, \S", line), line

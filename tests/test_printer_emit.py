@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 GENERATED = REPO / "generated"
 GENERATED_FILES = ("__init__.py", "catalogue.json", "linear.py", "linear.tex", "regularisation.py", "regularisation.tex",
                    "signal_propagation.py", "signal_propagation.tex", "ntk.py", "ntk.tex", "classification.py",
-                   "classification.tex")
+                   "classification.tex", "generalisation.py", "generalisation.tex")
 LEARNDYN = str(Path(sys.executable).with_name("learndyn"))
 
 x, y = sp.symbols("x y", real=True)

@@ -146,6 +146,10 @@ def reference(d: Derivation, point: dict):
     from learndyn.verify import reference_derived as rd
 
     definition = d.result.definition
+    from learndyn.derive.declaration import SpectralIntegral
+
+    if isinstance(definition, SpectralIntegral):
+        return _spectral_reference(d, point)
     if isinstance(definition, maps.KINDS):
         if d.cases and d.parts:  # a part derived per integer (or keeping an integral) is referenced by its derivation
             choice = next(p.name for p in d.result.params if p.kind == "choice")
@@ -166,6 +170,20 @@ def reference(d: Derivation, point: dict):
     if d.outputs:  # several outputs (a solved equation): each at adaptive precision
         return {name: _adaptive(lambda dps, e=e: maps.mp_value(e, point, (), dps)) for name, e in d.outputs}
     return _closed_form(d, point)
+
+
+def _spectral_reference(d: Derivation, point: dict):
+    """A spectral integral (:mod:`learndyn.derive.spectral_integral`): its emitted rule carried to 30 digits by mpmath
+    (the same integrand, Gauss–Legendre with more nodes per panel, the stationary time by Newton's method at 30 digits),
+    or its derived closed form; a dict for several outputs."""
+    from learndyn.derive.spectral_integral import BulkIntegral, BulkRoot, mp_emitted
+
+    exprs = [e for _, e in d.outputs] or [d.implementation]
+    if not any(e.has(BulkIntegral, BulkRoot) for e in exprs):
+        return _closed_form(d, point)
+    with mpmath.workdps(40):
+        values = mp_emitted(d, point, 30)
+    return values if d.outputs else values[""]
 
 
 def _family_registry(d: Derivation) -> dict:

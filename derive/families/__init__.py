@@ -11,7 +11,7 @@ from learndyn.derive.declaration import Family
 __all__ = ["BUILTIN", "builtin_families", "load_family_module"]
 
 #: module names under ``learndyn.derive.families``, in catalogue order
-BUILTIN = ("linear", "regularisation", "signal_propagation", "ntk", "classification")
+BUILTIN = ("linear", "regularisation", "signal_propagation", "ntk", "classification", "generalisation")
 
 
 def builtin_families() -> list[Family]:

@@ -12,7 +12,7 @@ from learndyn.verify.tier_b import SimulationCheck
 __all__ = ["FAMILY_MODULES", "simulations", "simulations_of_module", "claim_checks"]
 
 #: family name -> its tier-b module (``learndyn.verify.families.<family>``)
-FAMILY_MODULES = ("linear", "regularisation", "signal_propagation", "ntk", "classification")
+FAMILY_MODULES = ("linear", "regularisation", "signal_propagation", "ntk", "classification", "generalisation")
 
 
 def simulations_of_module(module: ModuleType) -> dict[str, tuple[SimulationCheck, ...]]:

@@ -8,7 +8,7 @@ carries ``agreement`` records: how far simulation is from theory in units of a t
 
 Modules, one concept each: :mod:`.style` (rcParams, deterministic PNG/PDF, the theory/simulation marks),
 :mod:`.agreement` (tolerances), :mod:`.catalogue` (:data:`FIGURES`), :mod:`.render` (:func:`render_figures`),
-``data_seed000/001/004`` (the data, per seed) and ``plot_seed000/001/004`` (the plots, per seed);
+``data_seed000/001/002/003/004`` (the data, per seed) and ``plot_seed000/001/002/003/004`` (the plots, per seed);
 ``data_similarity``/``plot_similarity``: the representation-similarity experiment of seed 001's plan (family 7).
 """
 from .agreement import K_SE, compare, summary, worst_ratio

@@ -1,6 +1,6 @@
 """The catalogue of figures: for each, the results it shows, its one-line caption, its data and its plot.
 
-:data:`FIGURES` is ordered by seed (000, 001, 002, 004) and, within a seed, by family. A data function takes
+:data:`FIGURES` is ordered by seed (000, 001, 002, 003, 004) and, within a seed, by family. A data function takes
 ``seed``, ``device`` and ``quick`` and returns a JSON-able dict (theory, simulation, settings and the
 ``agreement`` records of :mod:`learndyn.verify.figures.agreement`); a plot function takes that dict and the
 caption and returns a :class:`matplotlib.figure.Figure`.
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import (data_seed000, data_seed001, data_seed002, data_seed004, data_similarity, plot_seed000, plot_seed001,
-               plot_seed002, plot_seed004, plot_similarity)
+from . import (data_seed000, data_seed001, data_seed002, data_seed003, data_seed004, data_similarity, plot_seed000,
+               plot_seed001, plot_seed002, plot_seed003, plot_seed004, plot_similarity)
 
 __all__ = ["FigureSpec", "FIGURES"]
 
@@ -82,6 +82,22 @@ _ALL = (
         "starvation", "002", 5, ("starved_margin", "classification_mode_trajectory"),
         r"Gradient starvation: a frequent feature stops the learning of a rare one that appears with it",
         data_seed002.starvation, plot_seed002.starvation),
+    FigureSpec(
+        "generalisation_curves", "003", 6,
+        ("generalisation_error", "training_error", "gd_generalisation_error", "gd_training_error",
+         "generalisation_error_limit", "training_error_limit", "optimal_stopping_time"),
+        r"A linear student in high dimension: $E_t$ falls while $E_g$ has a minimum, then overtrains (without bound at "
+        r"$\alpha = 1$)",
+        data_seed003.generalisation_curves, plot_seed003.generalisation_curves),
+    FigureSpec(
+        "overtraining_peak", "003", 6, ("overtraining", "optimal_stopping_time", "generalisation_error_limit"),
+        r"Overtraining $E_g(\infty) - \min_t E_g$ peaks at $\alpha = P/N = 1$; early stopping removes the peak",
+        data_seed003.overtraining_peak, plot_seed003.overtraining_peak),
+    FigureSpec(
+        "stopping_time_scaling", "003", 6, ("optimal_stopping_time",),
+        r"The optimal stopping time grows like $\ln(\mathrm{snr})/\lambda_-$ for $\alpha \neq 1$ and linearly in "
+        r"$\mathrm{snr}$ at $\alpha = 1$",
+        data_seed003.stopping_time_scaling, plot_seed003.stopping_time_scaling),
     FigureSpec(
         "ntk_phase_diagram", "004", 4, ("chi1", "kernel_depth_scales", "kernel_fixed_point", "nngp_kernel"),
         r"NTK phase diagram of erf networks: the ordered/chaotic boundary $\chi_1 = 1$ and the depth scale $\xi_c$",

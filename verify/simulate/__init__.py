@@ -27,6 +27,13 @@ classifiers of any depth, logistic or hinge loss, hand-derived gradients) on :fu
 :func:`starvation_data` (and its control) and :func:`cooccurring_features`, from :func:`decoupled_start` or any
 two-layer start (:func:`two_layer_start`); :func:`first_crossing` reads hitting times of a margin level.
 
+Family 6 (generalisation dynamics, Advani & Saxe 2017): :func:`student_teacher_data` (a batch of linear
+student–teacher realisations, several ``α = P/N`` padded into one tensor), :func:`simulate_linear_student`
+(full-batch GD on the summed squared loss, ``E_g`` and ``E_t`` recorded), :func:`exact_linear_student` (the
+same per realisation from the sample spectrum, gradient flow or discrete GD), :func:`frozen_subspace_motion`,
+:func:`simulate_two_layer_student` (``ŷ = a·(W x)``) and :func:`pretraining_comparison` (deep linear networks
+from an aligned against a random start of equal norm: per-mode half-learning times).
+
 Family 7 (representation similarity, seed 001's plan): :func:`train_noisy_mlps` (deep noisy ReLU / shifted-ReLU
 classifiers trained by minibatch GD, many networks batched with common random numbers per seed, every layer's
 activations on a probe set recorded at checkpoints).
@@ -50,6 +57,23 @@ from .classification import (
 )
 from .deep_linear import Dataset, DeepLinearRun, simulate_deep_linear, whitened_dataset
 from .dropout import DropoutHits, DropoutRun, dropout_hitting_times, simulate_dropout
+from .linear_student import (
+    LinearStudentData,
+    LinearStudentExact,
+    LinearStudentRun,
+    PretrainingComparison,
+    SampleSpectrum,
+    TwoLayerStudentRun,
+    exact_linear_student,
+    frozen_subspace_motion,
+    pretraining_comparison,
+    sample_spectrum,
+    simulate_linear_student,
+    simulate_two_layer_student,
+    student_teacher_data,
+    two_layer_student_gradients,
+    two_layer_student_loss,
+)
 from .noisy_mlp import NoisyMLPRun, train_noisy_mlps
 from .ntk import (
     DigitsData,
@@ -84,10 +108,16 @@ __all__ = [
     "DropoutRun",
     "EmpiricalKernels",
     "JacobianSpectrum",
+    "LinearStudentData",
+    "LinearStudentExact",
+    "LinearStudentRun",
     "MSETraining",
     "NoisyMLPRun",
+    "PretrainingComparison",
     "Propagation",
+    "SampleSpectrum",
     "ScalarRun",
+    "TwoLayerStudentRun",
     "classifier_gradients",
     "classifier_loss",
     "classifier_output",
@@ -97,7 +127,9 @@ __all__ = [
     "digits_dataset",
     "dropout_hitting_times",
     "first_crossing",
+    "frozen_subspace_motion",
     "empirical_kernels",
+    "exact_linear_student",
     "forward",
     "init_params",
     "inputs_with_correlations",
@@ -105,16 +137,23 @@ __all__ = [
     "noise_factors",
     "orthogonal_features",
     "path_masks",
+    "pretraining_comparison",
     "propagate",
     "propagate_units",
+    "sample_spectrum",
     "simulate_autoencoder",
     "simulate_deep_linear",
     "simulate_dropout",
+    "simulate_linear_student",
     "simulate_scalar_network",
+    "simulate_two_layer_student",
     "starvation_data",
+    "student_teacher_data",
     "train_classifier",
     "train_mse",
     "train_noisy_mlps",
+    "two_layer_student_gradients",
+    "two_layer_student_loss",
     "two_layer_start",
     "whitened_dataset",
 ]

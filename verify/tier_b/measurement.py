@@ -60,7 +60,7 @@ class Measurement:
 
     def theory_values(self, theory: Callable) -> dict[str, torch.Tensor]:
         """The theory's prediction of every observed output, through ``observe``."""
-        value = theory(**self.args)
+        value = call_theory(theory, self.args)
         outputs = value._asdict() if hasattr(value, "_asdict") else {OUTPUT: value}
         missing = [k for k in self.observed if k not in outputs]
         if missing:
@@ -83,3 +83,31 @@ class Measurement:
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
+
+
+def call_theory(theory: Callable, args: Mapping[str, object]):
+    """``theory(**args)``, where an integer parameter (``steps``, ``depth``) may be an integer tensor that varies across
+    configurations: the generated functions take it as a Python int, so the theory is called once per distinct value
+    on the configurations that have it, and the outputs are assembled in the broadcast shape."""
+    ints = {k: v for k, v in args.items() if isinstance(v, torch.Tensor) and not v.is_floating_point() and v.numel() > 1}
+    if not ints:
+        return theory(**args)
+    tensors = {k: v for k, v in args.items() if isinstance(v, torch.Tensor)}
+    shape = torch.broadcast_shapes(*(v.shape for v in tensors.values()))
+    full = {k: v.expand(shape) for k, v in tensors.items()}
+    combos = torch.stack([full[k].reshape(-1) for k in ints], 1)
+    outputs: dict[str, torch.Tensor] = {}
+    named = None
+    for combo in torch.unique(combos, dim=0):
+        mask = (combos == combo).all(1)
+        call = {k: (v if not isinstance(v, torch.Tensor) else full[k].reshape(-1)[mask]) for k, v in args.items()}
+        call.update({k: int(c) for k, c in zip(ints, combo)})
+        value = theory(**call)
+        fields = value._asdict() if hasattr(value, "_asdict") else {OUTPUT: value}
+        named = type(value) if hasattr(value, "_asdict") else None
+        for name, v in fields.items():
+            if name not in outputs:
+                outputs[name] = torch.empty(mask.numel(), dtype=torch.as_tensor(v).dtype)
+            outputs[name][mask] = torch.as_tensor(v).reshape(-1)
+    shaped = {k: v.reshape(shape) for k, v in outputs.items()}
+    return named(**shaped) if named is not None else shaped[OUTPUT]

@@ -121,7 +121,9 @@ def _outputs(runs_by_check: Sequence[tuple[SimulationCheck, Sequence[CaseRun]]],
     for _, runs in runs_by_check:
         for run in runs:
             for m in run.measurements:
-                value = theory(**m.args)
+                from learndyn.verify.tier_b.measurement import call_theory
+
+                value = call_theory(theory, m.args)
                 return list(value._asdict()) if hasattr(value, "_asdict") else None
     return None
 
