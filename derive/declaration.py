@@ -445,6 +445,11 @@ class SpectralDensity:
     #: the density's name in LaTeX
     tex: str = r"\rho"
 
+    def __post_init__(self) -> None:  # sample points kept as sorted pairs: a declaration is hashable
+        regimes = tuple((cond, tuple(sorted(dict(sample).items(), key=lambda kv: str(kv[0]))))
+                        for cond, sample in self.regimes)
+        object.__setattr__(self, "regimes", regimes)
+
 
 @dataclass(frozen=True)
 class ModeDynamics:

@@ -178,11 +178,17 @@ class LearndynTorchPrinter(TorchPrinter):
         return (f"_spectral_density.bulk_root({slope.name}, {curvature.name}, {self._print(lower)}, {self._print(width)}, "
                 f"({', '.join(self._print(a) for a in args)},))")
 
+    def _decay_base(self, x) -> str:
+        """A product ``lr·λ`` is passed as its two factors (the base ``1 − lr λ`` is formed without its rounding)."""
+        if isinstance(x, sp.Mul) and len(x.args) == 2 and not any(a.is_number for a in x.args):
+            return f"({self._print(x.args[0])}, {self._print(x.args[1])})"
+        return self._print(x)
+
     def _print_PowDecay(self, expr):
-        return f"_spectral_density.pow_decay({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+        return f"_spectral_density.pow_decay({self._decay_base(expr.args[0])}, {self._print(expr.args[1])})"
 
     def _print_PowDecayGap(self, expr):
-        return f"_spectral_density.pow_decay_gap({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+        return f"_spectral_density.pow_decay_gap({self._decay_base(expr.args[0])}, {self._print(expr.args[1])})"
 
     def _print_DeepModeTime(self, expr):
         *reals, depth = expr.args

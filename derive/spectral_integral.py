@@ -112,6 +112,11 @@ def bulk_weight(density: SpectralDensity) -> sp.Expr:
     return sp.simplify(density.density / root)
 
 
+def _regimes(density: SpectralDensity) -> list:
+    """The density's regimes as ``(condition, sample point dict)``."""
+    return [(cond, dict(sample)) for cond, sample in density.regimes]
+
+
 def _regime_value(expr: sp.Expr, sample: dict) -> sp.Expr:
     """``expr`` with every ``Max``/``Min`` replaced by the argument that is larger/smaller at ``sample`` (the regime's
     branch)."""
@@ -381,12 +386,13 @@ def mp_bulk_root(slope: Integrand, curvature: Integrand, lower, width, args: dic
 
     with mpmath.workdps(dps + 10):
         rough = lambda tv: F(slope, tv, 15)  # noqa: E731 - the bracket needs only the sign
-        lo = hi = mpmath.mpf(1)
-        while rough(hi) <= 0:
+        start = 1 / (mpmath.mpf(str(sp.N(lower, dps + 10))) + mpmath.mpf(str(sp.N(width, dps + 10))))  # 1/λ₊
+        lo = hi = start
+        while rough(hi) < 0:
             hi *= 4
         while rough(lo) >= 0:
             lo /= 4
-        lo = max(lo, hi / 4) if hi > 1 else lo
+        lo = max(lo, hi / 4) if hi > start else lo
         for _ in range(12):
             mid = mpmath.sqrt(lo * hi)
             lo, hi = (mid, hi) if rough(mid) < 0 else (lo, mid)
@@ -460,7 +466,7 @@ def derive_spectral(result: Result, d: SpectralIntegral):
     if not dens.regimes:
         raise DerivationError(f"{result.name}: the density declares no regimes (use ((sympy.true, {{}}),) for one): its "
                               "mass and closed forms are proven per regime")
-    for cond, sample in dens.regimes:
+    for cond, sample in _regimes(dens):
         mass = sp.simplify(residue_integral(dens, sp.Integer(1), sample) + _regime_value(dens.atom, sample))
         prover.symbolic(f"the density has total mass 1 where {sp.sstr(cond)} (bulk by residues, plus the atom)", mass - 1)
     lower, width = dens.lower, sp.simplify(dens.upper - dens.lower)
@@ -469,7 +475,10 @@ def derive_spectral(result: Result, d: SpectralIntegral):
 
     if d.quantity is None:  # the density itself
         inside = sp.And(sp.StrictGreaterThan(lam, dens.lower), sp.StrictLessThan(lam, dens.upper))
-        impl = sp.Piecewise((weight * sp.sqrt((dens.upper - lam) * (lam - dens.lower)), inside), (0, True))
+        # the root of a safe argument outside the support: the untaken branch must not make the gradient NaN
+        # (clamped at the smallest normal float: outside, the clamp's zero gradient meets a finite root's)
+        safe = sp.Max((dens.upper - lam) * (lam - dens.lower), sp.Float(2.2250738585072014e-308, 17))
+        impl = sp.Piecewise((weight * sp.sqrt(safe), inside), (0, True))
         derived = sp.Piecewise((dens.density, inside), (0, True))
         prover.fact("the emitted form is the bulk density on (λ₋, λ₊) and 0 elsewhere (the atom is reported apart)", "definition")
         return Derivation(result, derived, impl, sp.Eq(rho, dens.density), {}, tuple(prover.steps))
@@ -536,7 +545,7 @@ def derive_spectral(result: Result, d: SpectralIntegral):
         else:
             f_inf, atom_inf = sp.simplify(elementary(emit)), atom_value
         pieces = []
-        for cond, sample in dens.regimes:
+        for cond, sample in _regimes(dens):
             bulk = residue_integral(dens, f_inf, sample)
             value = sp.simplify(_regime_value(dens.atom, sample) * atom_inf + d.scale * bulk + _regime_value(d.extra, sample)
                                 if d.atom else d.scale * bulk + _regime_value(d.extra, sample))
@@ -547,7 +556,7 @@ def derive_spectral(result: Result, d: SpectralIntegral):
         boundary = _boundaries(dens, pieces, prover)
         derived = sp.Piecewise(*boundary, *pieces[:-1], (pieces[-1][0], True))
         if d.published is not None:
-            for (value, cond), (_, sample) in zip(pieces, dens.regimes):
+            for (value, cond), (_, sample) in zip(pieces, _regimes(dens)):
                 residual = sp.simplify(value - _regime_value(d.published, sample))
                 prover.symbolic(f"equals the published form where {sp.sstr(cond)}", residual)
         if d.limit:
@@ -617,7 +626,7 @@ def derive_spectral(result: Result, d: SpectralIntegral):
     # where the t → ∞ value is infinite (a regime boundary where ∫ρ f_∞ diverges), so is the gap
     f_inf = in_decay.subs(at_infinity)
     if f_inf.is_rational_function(lam):
-        pieces = [(sp.simplify(d.scale * residue_integral(dens, f_inf, sample)), cond) for cond, sample in dens.regimes]
+        pieces = [(sp.simplify(d.scale * residue_integral(dens, f_inf, sample)), cond) for cond, sample in _regimes(dens)]
         for value, where in _boundaries(dens, pieces, prover):
             if value in (sp.oo, -sp.oo, sp.zoo):
                 impl = sp.Piecewise((sp.oo, where), (impl, True))

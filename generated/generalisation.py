@@ -150,9 +150,9 @@ def mp_density(lam, alpha, *, check: bool = True) -> torch.Tensor:
     Derived closed form: Piecewise((sqrt((-lam + (sqrt(alpha) + 1)**2)*(lam - (1 -
       alpha)**2/(sqrt(alpha) + 1)**2))/(2*pi*lam), (lam < (sqrt(alpha) + 1)**2) & (lam > (1 -
       alpha)**2/(sqrt(alpha) + 1)**2)), (0, True))
-    Emitted (stable) form: Piecewise((sqrt((-lam + (sqrt(alpha) + 1)**2)*(lam - (1 -
-      alpha)**2/(sqrt(alpha) + 1)**2))/(2*pi*lam), (lam < (sqrt(alpha) + 1)**2) & (lam > (1 -
-      alpha)**2/(sqrt(alpha) + 1)**2)), (0, True))
+    Emitted (stable) form: Piecewise((sqrt(Max(2.2250738585072014e-308, (-lam + (sqrt(alpha) +
+      1)**2)*(lam - (1 - alpha)**2/(sqrt(alpha) + 1)**2)))/(2*pi*lam), (lam < (sqrt(alpha) + 1)**2) &
+      (lam > (1 - alpha)**2/(sqrt(alpha) + 1)**2)), (0, True))
     Source: its analysis of the generalisation error of a linear student trained by gradient descent in
       the high-dimensional regime through the Marchenko–Pastur spectrum, in words (the paper's numbering
       was not checked) [advani2017high]; seed 003, the regime where the examples are of the order of the
@@ -187,7 +187,7 @@ def mp_density(lam, alpha, *, check: bool = True) -> torch.Tensor:
         DOMAINS['mp_density'].check({'lam': lam, 'alpha': alpha})
     _x0 = (torch.sqrt(alpha) + 1)**2
     _x1 = (1 - alpha)**2/_x0
-    return torch.where(torch.logical_and(torch.gt(_x0, lam), torch.lt(_x1, lam)), (0.5)*torch.sqrt((_x0 - lam)*(-_x1 + lam))/(3.141592653589793*lam), 0)
+    return torch.where(torch.logical_and(torch.gt(_x0, lam), torch.lt(_x1, lam)), (0.5)*torch.sqrt(torch.clamp((_x0 - lam)*(-_x1 + lam), min=2.2250738585072014e-308))/(3.141592653589793*lam), 0)
 
 
 def _integrand_mp_stieltjes(lam, gamma, alpha):
@@ -924,7 +924,7 @@ def gd_generalisation_error(steps, lr, alpha, sigma_w2, sigma_eps2, sigma_02, *,
 
 def _integrand_gd_training_error(lam, steps, lr, alpha, sigma_w2, sigma_eps2, sigma_02):
     """(lam*sigma_02*PowDecay(lam*lr, steps)**2 + lam*sigma_w2*PowDecay(lam*lr, steps)**2 + sigma_eps2*PowDecay(lam*lr, steps)**2)/(2*pi*lam)"""
-    _x0 = _spectral_density.pow_decay(lam*lr, steps)**2
+    _x0 = _spectral_density.pow_decay((lam, lr), steps)**2
     _x1 = _x0*lam
     return (0.5)*(_x0*sigma_eps2 + _x1*sigma_02 + _x1*sigma_w2)/(3.141592653589793*lam)
 

@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["bulk_integral", "bulk_root", "pow_decay", "pow_decay_gap", "NODES", "LEVELS", "nodes"]
+__all__ = ["bulk_integral", "bulk_root", "pow_decay", "pow_decay_gap", "one_minus_product", "NODES", "LEVELS", "nodes"]
 
 #: Gauss–Legendre nodes per panel
 NODES = 14
@@ -101,7 +101,7 @@ def bulk_root(slope: Callable[..., torch.Tensor], curvature: Callable[..., torch
     r"""The time ``t > 0`` where ``F(t) = ∫ √((hi − λ)(λ − lo)) slope(λ, t, *args) dλ`` changes sign from − to +,
     elementwise (``F`` is ``dE/dt`` of a spectral integral: negative at small ``t``, positive at large ``t``).
 
-    Bracketed by doubling from ``t = 1`` (a factor 4 per step) until the signs differ, then bisection in ``ln t``
+    Bracketed from ``t = 1/λ₊`` by factors of 4 until the signs differ (a slope that underflows to 0 counts as late), then bisection in ``ln t``
     until the bracket is within float64 round-off, then one Newton step with ``∂F/∂t`` from ``curvature`` (``∂²f/∂t²``).
     Gradients with respect to ``args`` follow from the implicit function theorem: the returned
     ``t − F(t)/F'(t)`` with ``F'`` detached has ``dt/dp = −(∂F/∂p)/F'`` at the root."""
@@ -112,11 +112,11 @@ def bulk_root(slope: Callable[..., torch.Tensor], curvature: Callable[..., torch
     def F(t):
         return bulk_integral(slope, lo_, wd_, (t, *a_))
 
-    one = torch.ones_like(lo_)
-    t_lo, t_hi = one.clone(), one.clone()
+    start = 1 / (lo_ + wd_)  # the fastest mode's time scale 1/λ₊
+    t_lo, t_hi = start.clone(), start.clone()
     f_hi = F(t_hi)
     for _ in range(600):
-        up = f_hi <= 0
+        up = f_hi < 0  # 0 is a slope that has decayed below the smallest float: late, not early
         if not bool(up.any()):
             break
         t_hi = torch.where(up, t_hi * 4, t_hi)
@@ -128,7 +128,7 @@ def bulk_root(slope: Callable[..., torch.Tensor], curvature: Callable[..., torch
             break
         t_lo = torch.where(down, t_lo / 4, t_lo)
         f_lo = torch.where(down, F(t_lo), f_lo)
-    t_lo = torch.where(t_hi > 1, t_hi / 4, t_lo)
+    t_lo = torch.where(t_hi > start, t_hi / 4, t_lo)
     for _ in range(iterations):
         mid = torch.sqrt(t_lo * t_hi)
         if bool(((t_hi - t_lo) <= 4 * torch.finfo(mid.dtype).eps * t_hi).all()):
@@ -145,9 +145,28 @@ def bulk_root(slope: Callable[..., torch.Tensor], curvature: Callable[..., torch
     return t - value / slope_at.detach()
 
 
+def one_minus_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    r"""``1 − a·b`` with the product's rounding error carried (Dekker's two-product by Veltkamp splitting): near the
+    stability limit ``lr λ ≈ 2`` the decay ``(1 − lr λ)^k`` amplifies an error in its base ``k`` times."""
+    a, b = torch.broadcast_tensors(torch.as_tensor(a), torch.as_tensor(b))
+    split = 134217729.0 if a.dtype == torch.float64 else 4097.0
+    ca, cb = split * a, split * b
+    ah, bh = ca - (ca - a), cb - (cb - b)
+    al, bl = a - ah, b - bh
+    p = a * b
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return (1 - p) - e
+
+
 def pow_decay(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     r"""``(1 − x)^k`` for ``0 ≤ x < 2`` and integer ``k ≥ 0``: ``exp(k log1p(−x))`` for ``x < 1`` (exact for small
     ``x``), the signed power beyond."""
+    if isinstance(x, tuple):  # (lr, λ): the base 1 − lr λ formed without the product's rounding
+        base = one_minus_product(*x)
+        x = x[0] * x[1]
+        k = torch.as_tensor(k, dtype=base.dtype)
+        return torch.where(x < 1, torch.exp(k * torch.log1p(-torch.where(x < 1, x, torch.zeros_like(x)))),
+                           torch.sign(base) ** k * base.abs() ** k)
     x, k = torch.as_tensor(x), torch.as_tensor(k, dtype=torch.as_tensor(x).dtype)
     safe = torch.where(x < 1, x, torch.zeros_like(x))
     inside = torch.exp(k * torch.log1p(-safe))
@@ -157,7 +176,17 @@ def pow_decay(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 def pow_decay_gap(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     r"""``(1 − x)^k − 1``: ``expm1(k log1p(−x))`` for ``x < 1`` (no cancellation for small ``k x``), the power minus
     1 beyond (where it is at most ``−1 + |1 − x|^k`` in size, no cancellation either)."""
+    if isinstance(x, tuple):
+        return _gap_of_product(x, k)
     x, k = torch.as_tensor(x), torch.as_tensor(k, dtype=torch.as_tensor(x).dtype)
     safe = torch.where(x < 1, x, torch.zeros_like(x))
     inside = torch.expm1(k * torch.log1p(-safe))
     return torch.where(x < 1, inside, torch.pow(1 - x, k) - 1)
+
+
+def _gap_of_product(x: tuple, k) -> torch.Tensor:
+    lr, lam = x
+    prod = lr * lam
+    k = torch.as_tensor(k, dtype=prod.dtype)
+    inside = torch.expm1(k * torch.log1p(-torch.where(prod < 1, prod, torch.zeros_like(prod))))
+    return torch.where(prod < 1, inside, pow_decay(x, k) - 1)
