@@ -130,7 +130,8 @@ training_error_limit = _result(
 optimal_stopping_time = _result(
     "optimal_stopping_time", "Early-stopping time that minimises the generalisation error, and the minimum",
     (ALPHA, SIGMA_W2, SIGMA_EPS2, SIGMA_02),
-    SpectralIntegral(MP, GENERALISATION, FLOW, extra=se, stationary=("t_opt", "min_error")), "t_{\\mathrm{opt}}",
+    SpectralIntegral(MP, GENERALISATION, FLOW, extra=se, stationary=("t_opt", "min_error")),
+    "(t_{\\mathrm{opt}}, \\min_t E_g)",
     extra_assumptions=(FLOW_A, FROZEN),
     notes=("t_opt is the root of dE_g/dt = ∫ρ ∂_t E[e²] (vectorised: doubling to a bracket, bisection in ln t, a Newton "
            "step); its gradients follow from the implicit function theorem",))

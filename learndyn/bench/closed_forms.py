@@ -40,7 +40,7 @@ def explicit_closed_forms() -> list[str]:
     names = []
     for name in learndyn.results():
         d = learndyn.result(name)
-        if d.derived is None or d.solver is not None or d.solvers or d.layers or d.spectral or d.cases or d.outputs:
+        if d.derived is None or d.solver is not None or d.solvers or d.layers or d.spectral or d.cases or d.outputs or d.integrands:
             continue
         if any(p.kind not in ("real", "int") for p in d.result.params):
             continue
