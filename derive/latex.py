@@ -258,6 +258,9 @@ def _closed_form_lines(d: Derivation) -> list[str]:
         return ["Closed form:", r"\begin{subequations}", rf"\label{{eq:{r.name}}}",
                 *_outputs_block(r, d.derived_outputs or d.outputs, f"eq:{r.name}"), r"\end{subequations}"]
     shown = r.published if r.published is not None else d.derived
+    if shown is not None and d.integrands and len(latex_expr(shown, r)) > 250:  # a form too wide for the page
+        return [r"Closed form: too wide to display here; it is given in the proof record below and in the generated "
+                r"function's docstring:", *_equation(r.symbol_tex + r" = \text{the derived form}", f"eq:{r.name}")]
     if shown is not None:
         which = "published form (see the source below), derived and proven" if r.published is not None else "derived closed form"
         return [f"Closed form, {which}:", *_display(r.symbol_tex, shown, r, f"eq:{r.name}")]
@@ -330,7 +333,8 @@ def result_latex(d: Derivation) -> str:
                   r"$\lambda = \lambda_- + (\lambda_+ - \lambda_-)\sin^2(\theta/2)$, which removes the square-root "
                   r"edges: Gauss--Legendre on panels graded geometrically toward both edges (where the pole of the "
                   r"density at $\lambda = 0$ and a long decay concentrate the integrand).", ""]
-    elif d.implementation is not None and d.implementation != shown and d.derived is not None and not d.cases:
+    elif (d.implementation is not None and d.implementation != shown and d.derived is not None and not d.cases
+          and getattr(r.definition, "density", None) is None):  # a density: its emitted root is clamped, nothing more
         lines += [r"Emitted in the numerically stable form (proven equal):",
                   *_display(r.symbol_tex, d.implementation, r, f"eq:{r.name}:stable")]
     dom = [f"${p.tex} {_interval_tex(p.domain)}$" for p in r.params]

@@ -611,7 +611,8 @@ def derive_spectral(result: Result, d: SpectralIntegral):
         t_name, v_name = d.stationary
         return Derivation(result, None, t_star, sp.Eq(sp.Derivative(sp.Symbol("E"), time), 0), {}, tuple(prover.steps),
                           outputs=((t_name, t_star), (v_name, value)),
-                          derived_outputs=((t_name, shown_t), (v_name, shown_value)), integrands=tuple(integrands))
+                          derived_outputs=((t_name, shown_t), (v_name, sp.Function("E")(shown_t))),  # E at t*
+                          integrands=tuple(integrands))
     at_infinity = {Dsym: 0, Csym: 1}  # D → 0 for every mode with λ > 0
     gap = _tidy(in_decay.subs(at_infinity) - in_decay, dc, variances)
     prover.symbolic("the integrand's limit t → ∞ is its value at D = 0, C = 1",
