@@ -344,10 +344,15 @@ def _flow(run: SpectraRun, training: bool) -> torch.Tensor:
     """``(sizes, S, B, T)`` conditional ``E_g`` or ``E_t`` at :func:`flow_times`."""
     sw, se, s0, S0 = _sigmas(run)
     t = flow_times(run)
+    return _conditional(run, training, lambda lam: torch.exp(-lam.unsqueeze(-2) * t.unsqueeze(-1)))  # (S, B, T, N)
+
+
+def _conditional(run: SpectraRun, training: bool, decay_of) -> torch.Tensor:
+    """Each realisation's error given X for the per-mode decay ``decay_of(λ)`` (the flow's or GD's)."""
+    sw, se, s0, S0 = _sigmas(run)
     out = []
     for s, lam in enumerate(run.lam):
-        decay = torch.exp(-lam.unsqueeze(-2) * t.unsqueeze(-1))          # (S, B, T, N)
-        l4 = lam.unsqueeze(-2)
+        decay, l4 = decay_of(lam), lam.unsqueeze(-2)
         if training:
             out.append(conditional_training(l4, decay, run.P[s].view(1, -1, 1), S0.view(-1, 1), se.view(-1, 1)))
         else:
@@ -379,16 +384,10 @@ def _gd(run: SpectraRun, training: bool) -> torch.Tensor:
     sw, se, s0, S0 = _sigmas(run)
     k = steps_grid(run).to(F64)
     lr = run.column("lr")
-    out = []
-    for s, lam in enumerate(run.lam):
+    def decay_of(lam):
         base = 1 - lr.view(1, -1, 1, 1) * lam.unsqueeze(-2)               # (S, B, 1, N)
-        decay = torch.sign(base) ** k.unsqueeze(-1) * base.abs() ** k.unsqueeze(-1)
-        l4 = lam.unsqueeze(-2)
-        if training:
-            out.append(conditional_training(l4, decay, run.P[s].view(1, -1, 1), S0.view(-1, 1), se.view(-1, 1)))
-        else:
-            out.append(conditional_generalisation(l4, decay, S0.view(-1, 1), se.view(-1, 1)))
-    return _stack(out)
+        return torch.sign(base) ** k.unsqueeze(-1) * base.abs() ** k.unsqueeze(-1)
+    return _conditional(run, training, decay_of)
 
 
 def observe_gd(name: str):
