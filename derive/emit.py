@@ -15,7 +15,8 @@ import sympy as sp
 
 from learndyn.derive.declaration import Family, Result
 from learndyn.derive.derivation import Derivation
-from learndyn.derive.printer import RUNTIME_IMPORTS, LearndynTorchPrinter
+from learndyn.derive.printer import RUNTIME_IMPORTS, DoubleDoublePrinter, LearndynTorchPrinter
+from learndyn.derive.spectral_integral import with_decay_factors
 from learndyn.domain import ArrayParam, ChoiceParam, Interval, IntParam
 
 __all__ = ["emit_module", "emit_index", "header_lines", "build_domain", "domain_text", "VERSIONS"]
@@ -181,11 +182,45 @@ def _solver_code(spec, printer: LearndynTorchPrinter) -> str:
 
 def _integrand_code(integrand, printer: LearndynTorchPrinter) -> str:
     """A spectral integral's integrand (the density's weight times the mode quantity), called by
-    ``_spectral_density.bulk_integral`` with every argument carrying a trailing axis of quadrature nodes."""
-    args = ", ".join(s.name for s in (integrand.variable, *integrand.params))
-    lines = _returns([integrand.expr], printer, "    ", lambda xs: xs[0])
-    return (f"def {integrand.name}({args}):\n"
+    ``_spectral_density.bulk_integral`` with every argument carrying a trailing axis of quadrature nodes. Where the
+    bulk's edges have a double-double form, they are emitted beside it (``_edges_*``, attached by
+    ``_spectral_density.with_edges``) and the integrand takes the nodes' low parts as ``LAM_lo``."""
+    lam = integrand.variable
+    params = ", ".join(s.name for s in integrand.params)
+    low = f"{lam.name}_lo"
+    expr = with_decay_factors(integrand.expr)
+    printer.low_part = (lam, low)
+    try:
+        lines = _returns([expr], printer, "    ", lambda xs: xs[0])
+    finally:
+        printer.low_part = None
+    edges = _edges_code(integrand)
+    head = ""
+    signature = f"{lam.name}, {params}"
+    uses_low = any(low in line for line in lines)  # only a decay (1 − lr λ)^k uses the low parts
+    if edges is None or not (uses_low or integrand.weight):
+        lines = _returns([expr], printer, "    ", lambda xs: xs[0])
+    else:
+        edges_name = integrand.name.replace("_integrand_", "_edges_", 1)
+        head = (f"def {edges_name}({params}):\n"
+                f'    """The bulk\'s lower edge and width in double-double: {sp.sstr(integrand.edges[0])}, '
+                f'{sp.sstr(integrand.edges[1])}."""\n'
+                f"    return {edges[0]}, {edges[1]}\n\n\n"
+                f"@_spectral_density.with_edges({edges_name})\n")
+        if uses_low:
+            signature += f", {low}=0.0"
+    return (head + f"def {integrand.name}({signature}):\n"
             f'    """{sp.sstr(integrand.expr)}"""\n' + "\n".join(lines) + "\n")
+
+
+def _edges_code(integrand) -> tuple[str, str] | None:
+    """The integrand's bulk edges ``(lower, width)`` printed in double-double, or ``None`` without such a form."""
+    if getattr(integrand, "edges", None) is None:
+        return None
+    try:
+        return tuple(DoubleDoublePrinter().doprint(e) for e in integrand.edges)
+    except NotImplementedError:
+        return None
 
 
 def _layer_name(value: str) -> str:

@@ -18,6 +18,11 @@ __all__ = ["family_latex", "result_latex", "latex_expr", "latex_body", "latex_do
            "PREAMBLE", "DOCUMENT_PREAMBLE", "FIT_MACRO", "SCALED_MESSAGE", "PDFSTRING_MACRO"]
 
 
+def _quadrature(d: Derivation) -> bool:
+    """Whether ``d`` is emitted as a quadrature against a spectral density (not the density's weight alone)."""
+    return any(not getattr(i, "weight", False) for i in d.integrands)
+
+
 def _symbol_names(result: Result) -> dict:
     return {p.symbol: p.tex for p in result.params}
 
@@ -258,7 +263,7 @@ def _closed_form_lines(d: Derivation) -> list[str]:
         return ["Closed form:", r"\begin{subequations}", rf"\label{{eq:{r.name}}}",
                 *_outputs_block(r, d.derived_outputs or d.outputs, f"eq:{r.name}"), r"\end{subequations}"]
     shown = r.published if r.published is not None else d.derived
-    if shown is not None and d.integrands and len(latex_expr(shown, r)) > 250:  # a form too wide for the page
+    if shown is not None and _quadrature(d) and len(latex_expr(shown, r)) > 250:  # a form too wide for the page
         return [r"Closed form: too wide to display here; it is given in the proof record below and in the generated "
                 r"function's docstring:", *_equation(r.symbol_tex + r" = \text{the derived form}", f"eq:{r.name}")]
     if shown is not None:
@@ -328,13 +333,13 @@ def result_latex(d: Derivation) -> str:
         lines += [rf"At ${sym} = {sp.latex(val)}$ (a removable singularity):",
                   *_display(r.symbol_tex, lim, r, f"eq:{r.name}:{n}-limit")]
     shown = r.published if r.published is not None else d.derived
-    if d.integrands:  # a spectral integral: the emitted rule, in words
+    if _quadrature(d):  # a spectral integral: the emitted rule, in words
         lines += [r"\noindent Emitted as a quadrature in the angle $\theta$ of "
                   r"$\lambda = \lambda_- + (\lambda_+ - \lambda_-)\sin^2(\theta/2)$, which removes the square-root "
                   r"edges: Gauss--Legendre on panels graded geometrically toward both edges (where the pole of the "
                   r"density at $\lambda = 0$ and a long decay concentrate the integrand).", ""]
     elif (d.implementation is not None and d.implementation != shown and d.derived is not None and not d.cases
-          and getattr(r.definition, "density", None) is None):  # a density: its emitted root is clamped, nothing more
+          and getattr(r.definition, "density", None) is None):  # a density: its edges' distances in double-double
         lines += [r"Emitted in the numerically stable form (proven equal):",
                   *_display(r.symbol_tex, d.implementation, r, f"eq:{r.name}:stable")]
     dom = [f"${p.tex} {_interval_tex(p.domain)}$" for p in r.params]

@@ -15,7 +15,7 @@ from sympy.printing.pytorch import TorchPrinter
 
 from learndyn.derive import functions as F
 
-__all__ = ["LearndynTorchPrinter", "torch_code", "RUNTIME_IMPORTS", "SOLVED_PREFIX"]
+__all__ = ["LearndynTorchPrinter", "DoubleDoublePrinter", "torch_code", "RUNTIME_IMPORTS", "SOLVED_PREFIX"]
 
 #: modules the generated code imports, by the alias the printer uses
 RUNTIME_IMPORTS = {
@@ -29,6 +29,7 @@ RUNTIME_IMPORTS = {
     "_margin_trajectory": "learndyn.numerics.margin_trajectory",
     "_crossing": "learndyn.numerics.crossing",
     "_spectral_density": "learndyn.numerics.spectral_density",
+    "_double_double": "learndyn.numerics.double_double",
 }
 
 #: prefix of the SymPy function that stands for the solved variable of an implicit result NAME
@@ -42,6 +43,8 @@ class LearndynTorchPrinter(TorchPrinter):
         super().__init__(dict(settings or {}, fully_qualified_modules=True))
         #: names of symbols that hold Python numbers (common subexpressions of the integer parameters alone)
         self.scalar_names: frozenset = frozenset()
+        #: inside a spectral integrand: ``(λ, name of λ's low part)`` (the nodes are carried in double-double)
+        self.low_part: tuple | None = None
 
     def _scalar(self, expr) -> bool:
         """Whether ``expr`` is a function of integer parameters (and Python-number subexpressions) alone."""
@@ -173,6 +176,15 @@ class LearndynTorchPrinter(TorchPrinter):
         return (f"_spectral_density.bulk_integral({name.name}, {self._print(lower)}, {self._print(width)}, "
                 f"({', '.join(self._print(a) for a in args)},))")
 
+    def _print_BulkDensity(self, expr):
+        name, lam, lower, width, *args = expr.args
+        return (f"_spectral_density.bulk_density({name.name}, {self._print(lam)}, {self._print(lower)}, "
+                f"{self._print(width)}, {self._tuple(args)})")
+
+    def _tuple(self, args) -> str:
+        """A Python tuple of printed expressions (``()`` when empty)."""
+        return f"({', '.join(self._print(a) for a in args)},)" if args else "()"
+
     def _print_BulkRoot(self, expr):
         slope, curvature, lower, width, *args = expr.args
         return (f"_spectral_density.bulk_root({slope.name}, {curvature.name}, {self._print(lower)}, {self._print(width)}, "
@@ -183,6 +195,15 @@ class LearndynTorchPrinter(TorchPrinter):
         if isinstance(x, sp.Mul) and len(x.args) == 2 and not any(a.is_number for a in x.args):
             return f"({self._print(x.args[0])}, {self._print(x.args[1])})"
         return self._print(x)
+
+    def _print_DecayFactors(self, expr):
+        """``(lr, λ)``, or inside an integrand ``(lr, λ, λ_lo)`` with the node's low part (double-double nodes)."""
+        a, b = expr.args
+        if self.low_part is not None and self.low_part[0] in (a, b):
+            lam, low = self.low_part
+            other = b if a == lam else a
+            return f"({self._print(other)}, {self._print(lam)}, {low})"
+        return f"({self._print(a)}, {self._print(b)})"
 
     def _print_PowDecay(self, expr):
         return f"_spectral_density.pow_decay({self._decay_base(expr.args[0])}, {self._print(expr.args[1])})"
@@ -267,6 +288,46 @@ class _IntegerPrinter(PythonCodePrinter):
 
     def _print_Symbol(self, expr):
         return expr.name
+
+
+class DoubleDoublePrinter:
+    """Prints an arithmetic expression (sums, products, integer and half-integer powers, numbers, symbols) as calls of
+    :mod:`learndyn.numerics.double_double` that evaluate it to about 32 digits (a symbol is a float64 tensor with a
+    zero low part; a number is its correctly rounded pair). Anything else raises ``NotImplementedError``."""
+
+    alias = "_double_double"
+
+    def doprint(self, expr: sp.Expr) -> str:
+        expr = sp.sympify(expr)
+        if expr.is_number:
+            value = sp.N(expr, 40)
+            if not value.is_real:
+                raise NotImplementedError(f"a complex constant in double-double: {expr}")
+            hi = float(value)
+            return f"({hi!r}, {float(value - sp.Float(hi, 40))!r})"
+        if isinstance(expr, sp.Symbol):
+            return expr.name
+        if isinstance(expr, sp.Add):
+            return self._fold("add", expr.args)
+        if isinstance(expr, sp.Mul):
+            coeff, rest = expr.as_coeff_Mul()
+            if coeff == -1:
+                return f"{self.alias}.neg({self.doprint(rest)})"
+            return self._fold("mul", expr.args)
+        if isinstance(expr, sp.Pow):
+            base, exp = expr.args
+            if exp.is_Integer:
+                return f"{self.alias}.pow({self.doprint(base)}, {int(exp)})"
+            if exp.is_Rational and exp.q == 2:
+                root = f"{self.alias}.sqrt({self.doprint(base)})"
+                return root if exp.p == 1 else f"{self.alias}.pow({root}, {int(exp.p)})"
+        raise NotImplementedError(f"no double-double form for {sp.sstr(expr)}")
+
+    def _fold(self, op: str, args) -> str:
+        out = self.doprint(args[0])
+        for a in args[1:]:
+            out = f"{self.alias}.{op}({out}, {self.doprint(a)})"
+        return out
 
 
 def torch_code(expr: sp.Expr) -> str:

@@ -25,6 +25,7 @@ The emitted form calls :func:`learndyn.numerics.spectral_density.bulk_integral` 
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import random
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ from sympy.solvers.ode import checkodesol
 from learndyn.derive.declaration import ModeDynamics, Result, SpectralDensity, SpectralIntegral
 from learndyn.derive.proof import DerivationError, Prover
 
-__all__ = ["derive_spectral", "Integrand", "BulkIntegral", "BulkRoot", "PowDecay", "PowDecayGap", "residue_integral",
+__all__ = ["derive_spectral", "Integrand", "BulkIntegral", "BulkDensity", "BulkRoot", "PowDecay", "PowDecayGap", "DecayFactors",
+           "with_decay_factors", "residue_integral",
            "bulk_weight", "mp_bulk_integral", "mp_bulk_root", "TimeStar"]
 
 
@@ -52,6 +54,12 @@ class BulkIntegral(sp.Function):
         name = self.args[0].name.removeprefix("_integrand_").replace("_", r"\_")
         base = r"\mathcal{I}_{\mathrm{%s}}" % name
         return base if exp is None else r"%s^{%s}" % (base, exp)
+
+
+class BulkDensity(sp.Function):
+    r"""``w(λ) √((hi − λ)(λ − lo))`` on ``(lo, hi)`` and 0 elsewhere, with ``w`` the module-level integrand named by the
+    first argument (its edges in double-double): arguments ``(name, λ, lo, width, *args)``; printed as a call of
+    :func:`learndyn.numerics.spectral_density.bulk_density` (the distances to the edges without the edges' rounding)."""
 
 
 class BulkRoot(sp.Function):
@@ -87,6 +95,23 @@ class PowDecayGap(sp.Function):
         return (1 - x) ** k - 1
 
 
+class DecayFactors(sp.Function):
+    r"""The factors ``(lr, λ)`` of a decay's base ``1 − lr λ`` inside an emitted integrand, printed as a tuple (with
+    the node's low part) so that :func:`~learndyn.numerics.spectral_density.pow_decay` forms the product in
+    double-double; a common subexpression of the integrand is then a tuple, never the rounded product."""
+
+    nargs = 2
+
+
+def with_decay_factors(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each decay ``PowDecay(a·b, k)``/``PowDecayGap(a·b, k)`` of a two-factor product written with
+    :class:`DecayFactors` (for printing; the value is unchanged)."""
+    def two_factors(x):
+        return isinstance(x, sp.Mul) and len(x.args) == 2 and not any(a.is_number for a in x.args)
+    return expr.replace(lambda e: isinstance(e, (PowDecay, PowDecayGap)) and two_factors(e.args[0]),
+                        lambda e: e.func(DecayFactors(*e.args[0].args), e.args[1]))
+
+
 def elementary(expr: sp.Expr) -> sp.Expr:
     """``expr`` with the decay functions and ``expm1`` written out (for proofs and mpmath)."""
     expr = expr.replace(PowDecay, lambda x, k: (1 - x) ** k).replace(PowDecayGap, lambda x, k: (1 - x) ** k - 1)
@@ -101,6 +126,12 @@ class Integrand:
     variable: sp.Symbol
     params: tuple[sp.Symbol, ...]
     expr: sp.Expr
+    #: ``(lower, width)`` of the density's bulk, emitted in double-double beside the integrand (its nodes are then
+    #: exact to ~1e-32, which gradient descent's decay near the stability limit needs)
+    edges: tuple | None = None
+    #: the density's weight ``w(λ)`` itself (its edges are emitted whether or not the expression uses the nodes' low
+    #: parts: :class:`BulkDensity` forms the distances to the edges from them)
+    weight: bool = False
 
 
 # -- the density -------------------------------------------------------------------------------------------------
@@ -428,6 +459,13 @@ def mp_emitted(d, point: dict, dps: int) -> dict:
             args = {s.name: a.subs(subs) for s, a in zip(slope.params[1:], call.args[4:])}
             t = mp_bulk_root(slope, curvature, call.args[2].subs(subs), call.args[3].subs(subs), args, dps)
             expr = expr.xreplace({call: sp.Float(t, dps + 10)})
+        for call in sorted(expr.atoms(BulkDensity), key=sp.default_sort_key):
+            spec = by_name[call.args[0].name]
+            at, lo, wd = (a.subs(subs) for a in call.args[1:4])
+            w = spec.expr.subs({spec.variable: at, **{s: a.subs(subs) for s, a in zip(spec.params, call.args[4:])}})
+            inside = bool(sp.N(at - lo, dps + 10) > 0) and bool(sp.N(lo + wd - at, dps + 10) > 0)
+            v = sp.N(w * sp.sqrt((lo + wd - at) * (at - lo)), dps + 10) if inside else sp.Integer(0)
+            expr = expr.xreplace({call: sp.Float(v, dps + 10)})
         for call in sorted(expr.atoms(BulkIntegral), key=sp.default_sort_key):
             spec = by_name[call.args[0].name]
             args = {s.name: a.subs(subs) for s, a in zip(spec.params, call.args[3:])}
@@ -442,6 +480,21 @@ def mp_emitted(d, point: dict, dps: int) -> dict:
 
 
 # -- the derivation --------------------------------------------------------------------------------------------------
+
+def _factored(value: sp.Expr) -> sp.Expr:
+    """A rational closed form over one denominator, factored where the factors of its numerator are linear in each
+    symbol (``σ(α − 1)/α``, not ``σ − σ/α``, which cancels near ``α = 1``); anything else as it is (factoring
+    ``(α − 1)²σ₀ + σ_ε`` would expand the square, which cancels there)."""
+    syms = sorted(value.free_symbols, key=sp.default_sort_key)
+    if not syms or not value.is_rational_function(*syms):
+        return value
+    factored = sp.factor(value)
+    numerator, _ = sp.fraction(factored)
+    bases = [b for b, _ in (x.as_base_exp() for x in sp.Mul.make_args(numerator)) if b.free_symbols]
+    if all(max(sp.Poly(b, *syms).degree_list()) <= 1 for b in bases):
+        return factored
+    return value
+
 
 def _seeded(result: Result, n: int, seed: int = 20241123):
     from learndyn.derive.derivation import sample_point
@@ -477,11 +530,15 @@ def derive_spectral(result: Result, d: SpectralIntegral):
         inside = sp.And(sp.StrictGreaterThan(lam, dens.lower), sp.StrictLessThan(lam, dens.upper))
         # the root of a safe argument outside the support: the untaken branch must not make the gradient NaN
         # (clamped at the smallest normal float: outside, the clamp's zero gradient meets a finite root's)
-        safe = sp.Max((dens.upper - lam) * (lam - dens.lower), sp.Float(2.2250738585072014e-308, 17))
-        impl = sp.Piecewise((weight * sp.sqrt(safe), inside), (0, True))
+        params = tuple(p.symbol for p in result.params if p.kind in ("real", "int") and p.symbol != lam)
+        name = f"_integrand_{result.name}"
+        weight_fn = Integrand(name, lam, params, sp.simplify(weight), (lower, width), weight=True)
+        impl = BulkDensity(sp.Symbol(name), lam, lower, width, *params)
         derived = sp.Piecewise((dens.density, inside), (0, True))
-        prover.fact("the emitted form is the bulk density on (λ₋, λ₊) and 0 elsewhere (the atom is reported apart)", "definition")
-        return Derivation(result, derived, impl, sp.Eq(rho, dens.density), {}, tuple(prover.steps))
+        prover.fact("the emitted form is the bulk density on (λ₋, λ₊) and 0 elsewhere (the atom is reported apart); "
+                    "its distances to the edges are formed in double-double", "definition")
+        return Derivation(result, derived, impl, sp.Eq(rho, dens.density), {}, tuple(prover.steps),
+                          integrands=(weight_fn,))
 
     # the integrand
     decay = (None, None)
@@ -530,7 +587,7 @@ def derive_spectral(result: Result, d: SpectralIntegral):
 
     def integrand(tag: str, expr: sp.Expr, extra_params=()) -> sp.Symbol:
         name = f"_integrand_{result.name}" + (f"_{tag}" if tag else "")
-        integrands.append(Integrand(name, lam, tuple(extra_params) + params, sp.simplify(weight) * expr))
+        integrands.append(Integrand(name, lam, tuple(extra_params) + params, sp.simplify(weight) * expr, (lower, width)))
         return sp.Symbol(name)
 
     closed_rational = (d.mode is None or time is None) and sp.simplify(elementary(emit)).is_rational_function(lam)
@@ -547,8 +604,9 @@ def derive_spectral(result: Result, d: SpectralIntegral):
         pieces = []
         for cond, sample in _regimes(dens):
             bulk = residue_integral(dens, f_inf, sample)
-            value = sp.simplify(_regime_value(dens.atom, sample) * atom_inf + d.scale * bulk + _regime_value(d.extra, sample)
-                                if d.atom else d.scale * bulk + _regime_value(d.extra, sample))
+            value = _factored(sp.simplify(_regime_value(dens.atom, sample) * atom_inf + d.scale * bulk
+                                          + _regime_value(d.extra, sample) if d.atom else d.scale * bulk
+                                          + _regime_value(d.extra, sample)))
             prover.fact(f"where {sp.sstr(cond)}: ∫ρ·{sp.sstr(f_inf)} dλ = {sp.sstr(bulk)} by residues, so the value is "
                         f"{sp.sstr(value)}", "symbolic (residues at the poles inside the unit circle)")
             pieces.append((value, cond))
@@ -598,14 +656,14 @@ def derive_spectral(result: Result, d: SpectralIntegral):
     _prove_sign_change(prover, result, elementary(slope.subs(to_time)), t_mode, time, lam, dens)
     tau = [p for p in params if p != time]
     slope_sym = integrand("slope", slope.subs(emitted), (time,))
-    integrands[-1] = Integrand(integrands[-1].name, lam, (time, *tau), integrands[-1].expr)
+    integrands[-1] = dataclasses.replace(integrands[-1], params=(time, *tau))
     curv_sym = integrand("curvature", curvature.subs(emitted), (time,))
-    integrands[-1] = Integrand(integrands[-1].name, lam, (time, *tau), integrands[-1].expr)
+    integrands[-1] = dataclasses.replace(integrands[-1], params=(time, *tau))
     t_star = BulkRoot(slope_sym, curv_sym, lower, width, *tau)
     shown_t = TimeStar(*tau)
     if not d.gap:
         value_sym = integrand("value", emit, (time,))
-        integrands[-1] = Integrand(integrands[-1].name, lam, (time, *tau), integrands[-1].expr)
+        integrands[-1] = dataclasses.replace(integrands[-1], params=(time, *tau))
         value = assemble(BulkIntegral(value_sym, lower, width, t_star, *tau), atom_value.subs(time, t_star))
         shown_value = assemble(sp.Integral(rho * mean_shown.subs(time, shown_t), interval), atom_value.subs(time, shown_t))
         t_name, v_name = d.stationary
@@ -621,7 +679,7 @@ def derive_spectral(result: Result, d: SpectralIntegral):
     prover.fact(f"the value as {time} → ∞ minus the value at {time}: per mode {sp.sstr(gap.subs(to_time))}, atom "
                 f"{sp.sstr(atom_gap)}", "symbolic (sympy.limit)")
     gap_sym = integrand("gap", gap.subs(emitted), (time,))
-    integrands[-1] = Integrand(integrands[-1].name, lam, (time, *tau), integrands[-1].expr)
+    integrands[-1] = dataclasses.replace(integrands[-1], params=(time, *tau))
     impl = d.scale * BulkIntegral(gap_sym, lower, width, t_star, *tau) + (dens.atom * atom_gap.subs(time, t_star) if d.atom else 0)
     derived = d.scale * sp.Integral(rho * gap.subs(to_time).subs(time, shown_t), interval)
     # where the t → ∞ value is infinite (a regime boundary where ∫ρ f_∞ diverges), so is the gap

@@ -16,6 +16,7 @@ import torch
 
 from learndyn.domain import ChoiceParam, Domain, Interval, IntParam, Relation
 from learndyn.numerics.tensors import as_tensors as _as_tensors
+from learndyn.numerics import double_double as _double_double
 from learndyn.numerics import spectral_density as _spectral_density
 
 __all__ = ['mp_density', 'mp_stieltjes', 'generalisation_error', 'training_error', 'generalisation_error_limit', 'training_error_limit', 'optimal_stopping_time', 'overtraining', 'ridge_error', 'gd_generalisation_error', 'gd_training_error', 'DOMAINS']
@@ -142,6 +143,17 @@ DOMAINS = {
 }
 
 
+def _edges_mp_density(alpha):
+    """The bulk's lower edge and width in double-double: (1 - alpha)**2/(sqrt(alpha) + 1)**2, ((sqrt(alpha) + 1)**4 - (alpha - 1)**2)/(sqrt(alpha) + 1)**2."""
+    return _double_double.mul(_double_double.pow(_double_double.add((1.0, 0.0), _double_double.sqrt(alpha)), -2), _double_double.pow(_double_double.add((1.0, 0.0), _double_double.neg(alpha)), 2)), _double_double.mul(_double_double.pow(_double_double.add((1.0, 0.0), _double_double.sqrt(alpha)), -2), _double_double.add(_double_double.pow(_double_double.add((1.0, 0.0), _double_double.sqrt(alpha)), 4), _double_double.neg(_double_double.pow(_double_double.add((-1.0, 0.0), alpha), 2))))
+
+
+@_spectral_density.with_edges(_edges_mp_density)
+def _integrand_mp_density(lam, alpha):
+    """1/(2*pi*lam)"""
+    return (0.5)/(3.141592653589793*lam)
+
+
 def mp_density(lam, alpha, *, check: bool = True) -> torch.Tensor:
     r"""Marchenko–Pastur density of the eigenvalues of XᵀX (the bulk).
 
@@ -150,9 +162,8 @@ def mp_density(lam, alpha, *, check: bool = True) -> torch.Tensor:
     Derived closed form: Piecewise((sqrt((-lam + (sqrt(alpha) + 1)**2)*(lam - (1 -
       alpha)**2/(sqrt(alpha) + 1)**2))/(2*pi*lam), (lam < (sqrt(alpha) + 1)**2) & (lam > (1 -
       alpha)**2/(sqrt(alpha) + 1)**2)), (0, True))
-    Emitted (stable) form: Piecewise((sqrt(Max(2.2250738585072014e-308, (-lam + (sqrt(alpha) +
-      1)**2)*(lam - (1 - alpha)**2/(sqrt(alpha) + 1)**2)))/(2*pi*lam), (lam < (sqrt(alpha) + 1)**2) &
-      (lam > (1 - alpha)**2/(sqrt(alpha) + 1)**2)), (0, True))
+    Emitted (stable) form: BulkDensity(_integrand_mp_density, lam, (1 - alpha)**2/(sqrt(alpha) + 1)**2,
+      ((sqrt(alpha) + 1)**4 - (alpha - 1)**2)/(sqrt(alpha) + 1)**2, alpha)
     Source: its analysis of the generalisation error of a linear student trained by gradient descent in
       the high-dimensional regime through the Marchenko–Pastur spectrum, in words (the paper's numbering
       was not checked) [advani2017high]; seed 003, the regime where the examples are of the order of the
@@ -176,8 +187,8 @@ def mp_density(lam, alpha, *, check: bool = True) -> torch.Tensor:
       simplifies the residual to 0)
     - the density has total mass 1 where alpha > 1 (bulk by residues, plus the atom) — symbolic (SymPy
       simplifies the residual to 0)
-    - the emitted form is the bulk density on (λ₋, λ₊) and 0 elsewhere (the atom is reported apart) —
-      definition
+    - the emitted form is the bulk density on (λ₋, λ₊) and 0 elsewhere (the atom is reported apart); its
+      distances to the edges are formed in double-double — definition
     - independent reference: the defining equation solved by another method agrees with the derived form
       — numeric (the density evaluated directly; 3 seeded points of the test ranges at 40 digits;
       largest relative difference 3.5e-42, tolerance 1e-30)
@@ -185,9 +196,10 @@ def mp_density(lam, alpha, *, check: bool = True) -> torch.Tensor:
     lam, alpha = _as_tensors(lam, alpha, domain=DOMAINS['mp_density'])
     if check:
         DOMAINS['mp_density'].check({'lam': lam, 'alpha': alpha})
-    _x0 = (torch.sqrt(alpha) + 1)**2
-    _x1 = (1 - alpha)**2/_x0
-    return torch.where(torch.logical_and(torch.gt(_x0, lam), torch.lt(_x1, lam)), (0.5)*torch.sqrt(torch.clamp((_x0 - lam)*(-_x1 + lam), min=2.2250738585072014e-308))/(3.141592653589793*lam), 0)
+    _x0 = alpha - 1
+    _x1 = torch.sqrt(alpha) + 1
+    _x2 = torch.pow(_x1, -2)
+    return _spectral_density.bulk_density(_integrand_mp_density, lam, _x0**2*_x2, _x2*(-_x0**2 + _x1**4), (alpha,))
 
 
 def _integrand_mp_stieltjes(lam, gamma, alpha):
@@ -475,9 +487,9 @@ def training_error_limit(alpha, sigma_w2, sigma_eps2, sigma_02, *, check: bool =
     Defining equation: Eq(training_error_limit, sigma_eps2*Max(0, (alpha - 1)/alpha) +
       Integral(E((-e*sqrt(lam) + xi)**2)*\rho(lam), (lam, (1 - alpha)**2/(sqrt(alpha) + 1)**2,
       (sqrt(alpha) + 1)**2))/alpha)
-    Derived closed form: Piecewise((0, Eq(alpha, 1) | (alpha < 1)), (sigma_eps2 - sigma_eps2/alpha,
+    Derived closed form: Piecewise((0, Eq(alpha, 1) | (alpha < 1)), (sigma_eps2*(alpha - 1)/alpha,
       True))
-    Emitted (stable) form: Piecewise((0, Eq(alpha, 1) | (alpha < 1)), (sigma_eps2 - sigma_eps2/alpha,
+    Emitted (stable) form: Piecewise((0, Eq(alpha, 1) | (alpha < 1)), (sigma_eps2*(alpha - 1)/alpha,
       True))
     Source: its analysis of the generalisation error of a linear student trained by gradient descent in
       the high-dimensional regime through the Marchenko–Pastur spectrum, in words (the paper's numbering
@@ -516,7 +528,7 @@ def training_error_limit(alpha, sigma_w2, sigma_eps2, sigma_02, *, check: bool =
       dominated convergence under the bounded density)
     - where alpha < 1: ∫ρ·0 dλ = 0 by residues, so the value is 0 — symbolic (residues at the poles
       inside the unit circle)
-    - where alpha > 1: ∫ρ·0 dλ = 0 by residues, so the value is sigma_eps2 - sigma_eps2/alpha — symbolic
+    - where alpha > 1: ∫ρ·0 dλ = 0 by residues, so the value is sigma_eps2*(alpha - 1)/alpha — symbolic
       (residues at the poles inside the unit circle)
     - at alpha = 1 both regimes tend to 0 — symbolic (sympy.limit from both sides)
     - independent reference: the defining equation solved by another method agrees with the derived form
@@ -528,7 +540,7 @@ def training_error_limit(alpha, sigma_w2, sigma_eps2, sigma_02, *, check: bool =
     alpha, sigma_w2, sigma_eps2, sigma_02 = _as_tensors(alpha, sigma_w2, sigma_eps2, sigma_02, domain=DOMAINS['training_error_limit'])
     if check:
         DOMAINS['training_error_limit'].check({'alpha': alpha, 'sigma_w2': sigma_w2, 'sigma_eps2': sigma_eps2, 'sigma_02': sigma_02})
-    return torch.where(torch.logical_or(torch.eq(alpha, 1), torch.lt(alpha, 1)), 0, sigma_eps2 - sigma_eps2/alpha)
+    return torch.where(torch.logical_or(torch.eq(alpha, 1), torch.lt(alpha, 1)), 0, sigma_eps2*(alpha - 1)/alpha)
 
 
 def _integrand_optimal_stopping_time_slope(lam, t, alpha, sigma_w2, sigma_eps2, sigma_02):
@@ -845,10 +857,16 @@ def ridge_error(alpha, sigma_w2, sigma_eps2, gamma, *, check: bool = True) -> to
     return sigma_eps2 + sigma_w2*torch.clamp(_x1, min=0) + _spectral_density.bulk_integral(_integrand_ridge_error, _x1**2*_x3, _x3*(-_x0**2 + _x2**4), (alpha, sigma_w2, sigma_eps2, gamma,))
 
 
-def _integrand_gd_generalisation_error(lam, steps, lr, alpha, sigma_w2, sigma_eps2, sigma_02):
+def _edges_gd_generalisation_error(steps, lr, alpha, sigma_w2, sigma_eps2, sigma_02):
+    """The bulk's lower edge and width in double-double: (1 - alpha)**2/(sqrt(alpha) + 1)**2, ((sqrt(alpha) + 1)**4 - (alpha - 1)**2)/(sqrt(alpha) + 1)**2."""
+    return _double_double.mul(_double_double.pow(_double_double.add((1.0, 0.0), _double_double.sqrt(alpha)), -2), _double_double.pow(_double_double.add((1.0, 0.0), _double_double.neg(alpha)), 2)), _double_double.mul(_double_double.pow(_double_double.add((1.0, 0.0), _double_double.sqrt(alpha)), -2), _double_double.add(_double_double.pow(_double_double.add((1.0, 0.0), _double_double.sqrt(alpha)), 4), _double_double.neg(_double_double.pow(_double_double.add((-1.0, 0.0), alpha), 2))))
+
+
+@_spectral_density.with_edges(_edges_gd_generalisation_error)
+def _integrand_gd_generalisation_error(lam, steps, lr, alpha, sigma_w2, sigma_eps2, sigma_02, lam_lo=0.0):
     """(sigma_02*PowDecay(lam*lr, steps)**2 + sigma_w2*PowDecay(lam*lr, steps)**2 + sigma_eps2*PowDecayGap(lam*lr, steps)**2/lam)/(2*pi*lam)"""
     _x0 = (1/lam)
-    _x1 = lam*lr
+    _x1 = (lr, lam, lam_lo)
     _x2 = _spectral_density.pow_decay(_x1, steps)**2
     return (0.5)*_x0*(_x0*sigma_eps2*_spectral_density.pow_decay_gap(_x1, steps)**2 + _x2*sigma_02 + _x2*sigma_w2)/3.141592653589793
 
@@ -922,9 +940,15 @@ def gd_generalisation_error(steps, lr, alpha, sigma_w2, sigma_eps2, sigma_02, *,
     return sigma_eps2 + (sigma_02 + sigma_w2)*torch.clamp(_x1, min=0) + _spectral_density.bulk_integral(_integrand_gd_generalisation_error, _x1**2*_x3, _x3*(-_x0**2 + _x2**4), (steps, lr, alpha, sigma_w2, sigma_eps2, sigma_02,))
 
 
-def _integrand_gd_training_error(lam, steps, lr, alpha, sigma_w2, sigma_eps2, sigma_02):
+def _edges_gd_training_error(steps, lr, alpha, sigma_w2, sigma_eps2, sigma_02):
+    """The bulk's lower edge and width in double-double: (1 - alpha)**2/(sqrt(alpha) + 1)**2, ((sqrt(alpha) + 1)**4 - (alpha - 1)**2)/(sqrt(alpha) + 1)**2."""
+    return _double_double.mul(_double_double.pow(_double_double.add((1.0, 0.0), _double_double.sqrt(alpha)), -2), _double_double.pow(_double_double.add((1.0, 0.0), _double_double.neg(alpha)), 2)), _double_double.mul(_double_double.pow(_double_double.add((1.0, 0.0), _double_double.sqrt(alpha)), -2), _double_double.add(_double_double.pow(_double_double.add((1.0, 0.0), _double_double.sqrt(alpha)), 4), _double_double.neg(_double_double.pow(_double_double.add((-1.0, 0.0), alpha), 2))))
+
+
+@_spectral_density.with_edges(_edges_gd_training_error)
+def _integrand_gd_training_error(lam, steps, lr, alpha, sigma_w2, sigma_eps2, sigma_02, lam_lo=0.0):
     """(lam*sigma_02*PowDecay(lam*lr, steps)**2 + lam*sigma_w2*PowDecay(lam*lr, steps)**2 + sigma_eps2*PowDecay(lam*lr, steps)**2)/(2*pi*lam)"""
-    _x0 = _spectral_density.pow_decay((lam, lr), steps)**2
+    _x0 = _spectral_density.pow_decay((lr, lam, lam_lo), steps)**2
     _x1 = _x0*lam
     return (0.5)*(_x0*sigma_eps2 + _x1*sigma_02 + _x1*sigma_w2)/(3.141592653589793*lam)
 
