@@ -832,9 +832,9 @@ def _kernel_symbols():
 
 def _layer_points(result: Result) -> list[dict]:
     """Seeded points of the map's test ranges plus nearly parallel and nearly opposite pairs of unequal and
-    nearly equal variances (every branch of a carried form is met)."""
+    nearly equal variances, and of variances 1e5 apart (every branch of a carried form is met)."""
     extra = [{"q1": q1, "q2": q2, "c": rho * math.sqrt(q1 * q2)}
-             for q1, q2 in ((0.3, 2.0), (5.0, 5.0 * (1 + 1e-6)), (1e-3, 0.02), (40.0, 0.01))
+             for q1, q2 in ((0.3, 2.0), (5.0, 5.0 * (1 + 1e-6)), (1e-3, 0.02), (40.0, 0.01), (4.2, 2e-5), (1e-7, 1e-2))
              for rho in (0.2, -0.2, 0.7, -0.7, 1 - 1e-9, -1 + 1e-9)]
     return [{"q1": p["q1"], "q2": p["q2"], "c": p["c"]} for p in _points(result)] + extra
 

@@ -379,19 +379,27 @@ def _kernel_layer_erf(q1, q2, c, det, diff):
     _x4 = 2*q2
     _x5 = torch.atan(_x4/torch.sqrt(4*q2 + 1))
     _x6 = _special.erf_angle_gap(q1, q2, c, det)
-    _x7 = _x0 + _x4 + 1
-    _x8 = torch.atan(2*torch.sqrt(q1)*torch.sqrt(q2)/torch.sqrt(_x7))
-    _x9 = -_x8
-    _x10 = torch.le(q1*q2, 4*c**2)
-    _x11 = torch.rsqrt(_x7 + 4*det)
-    _x12 = torch.atan(2*_x11*c)
-    _x13 = 4*_x2
-    _x14 = -_x6 + 2*_x8
-    _x15 = _special.erf_norm_gap(q1, q2, diff)
-    _x16 = (0.5)*_x15
-    _x17 = (0.5)*_x1 + (0.5)*_x5 + _x8
-    _x18 = torch.sin(_x16)**2/torch.sin(_x17)
-    return (_x1*_x3, _x3*_x5, torch.where(_x10, _x3*(-_x6 - _x9)*torch.sign(c), _x12*_x3), _x11*_x13, 4*(_x14*_x6 + (0.25)*_x15**2*torch.expm1(_special.log_asinc(_x18) + 2*_special.log_sinc(_x16) - _special.log_sinc(_x17)))/9.869604401089358, _x13*(torch.where(_x10, torch.where(torch.ge(c, 0), _x6, _x14), -_x12 - _x9) + torch.asin(_x18)), _x15*_x3)
+    _x7 = _x0 + 1
+    _x8 = _x4 + _x7
+    _x9 = torch.atan(2*torch.sqrt(q1)*torch.sqrt(q2)/torch.sqrt(_x8))
+    _x10 = -_x9
+    _x11 = torch.le(q1*q2, 4*c**2)
+    _x12 = torch.rsqrt(_x8 + 4*det)
+    _x13 = torch.atan(2*_x12*c)
+    _x14 = 4*_x2
+    _x15 = -_x6 + 2*_x9
+    _x16 = (1/_x7)
+    _x17 = _x0*_x16
+    _x18 = (1/(_x4 + 1))
+    _x19 = _x18*_x4
+    _x20 = torch.maximum(_x17, _x19)
+    _x21 = torch.minimum(_x17, _x19)
+    _x22 = torch.where(torch.ge(_x16*q1, _x18*q2), _x1, _x5)
+    _x23 = _special.erf_norm_gap(q1, q2, diff)
+    _x24 = (0.5)*_x23
+    _x25 = (0.5)*_x1 + (0.5)*_x5 + _x9
+    _x26 = torch.sin(_x24)**2/torch.sin(_x25)
+    return (_x1*_x3, _x3*_x5, torch.where(_x11, _x3*(-_x10 - _x6)*torch.sign(c), _x13*_x3), _x12*_x14, 4*(_x15*_x6 + torch.where(torch.le(_x21, (0.01)*_x20), -0.028377319275152094*torch.pow(_x20, 10)*torch.pow(_x21, 10) - 0.03978243978243978*torch.pow(_x20, 8)*torch.pow(_x21, 8) - 0.06156806156806157*torch.pow(_x20, 6)*torch.pow(_x21, 6) - 0.11428571428571428*_x20**4*_x21**4 - 0.3333333333333333*_x20**2*_x21**2 + _x20*_x21*torch.expm1(_special.log_asinc(_x20)) + torch.pow(_x21, 9)*(-0.03328204112517838*torch.pow(_x20, 9) + (0.030381944444444444)*_x22) + torch.pow(_x21, 7)*(-0.04871319157033443*torch.pow(_x20, 7) + (0.044642857142857144)*_x22) + torch.pow(_x21, 5)*(-0.08126984126984127*torch.pow(_x20, 5) + (0.075)*_x22) + _x21**3*(-0.17777777777777778*_x20**3 + (0.16666666666666666)*_x22), (0.25)*_x23**2*torch.expm1(_special.log_asinc(_x26) + 2*_special.log_sinc(_x24) - _special.log_sinc(_x25))))/9.869604401089358, _x14*(torch.where(_x11, torch.where(torch.ge(c, 0), _x6, _x15), -_x10 - _x13) + torch.asin(_x26)), _x23*_x3)
 
 
 def nngp_kernel(x1, x2, hidden_layers, sigma_w2, sigma_b2, activation, *, check: bool = True) -> torch.Tensor:
@@ -420,21 +428,21 @@ def nngp_kernel(x1, x2, hidden_layers, sigma_w2, sigma_b2, activation, *, check:
     - a dense layer maps det = q1 q2 − c² to σ_w⁴ det + σ_w² σ_b² dist, dist = q1 + q2 − 2c to σ_w² dist
       and diff = q1 − q2 to σ_w² diff (no cancellation: every term is nonnegative) — symbolic (SymPy
       simplifies the residual to 0)
-    - relu: the carried det_t equals T11 T22 − T12² — numeric (40 seeded points at 40 digits; largest
+    - relu: the carried det_t equals T11 T22 − T12² — numeric (52 seeded points at 40 digits; largest
       relative difference 8.3e-29)
-    - relu: the carried dist_t equals T11 + T22 − 2 T12 — numeric (40 seeded points at 40 digits;
+    - relu: the carried dist_t equals T11 + T22 − 2 T12 — numeric (52 seeded points at 40 digits;
       largest relative difference 3.5e-29)
-    - relu: the carried diff_t equals T11 − T22 — numeric (40 seeded points at 40 digits; largest
+    - relu: the carried diff_t equals T11 − T22 — numeric (52 seeded points at 40 digits; largest
       relative difference 0)
     - relu: the layer evaluates the emitted forms of relu_kernel_map and relu_kernel_map_derivative with
       the carried det — symbolic (substitution of det for q1 q2 − c²)
-    - erf: the carried t12 equals T12 — numeric (40 seeded points at 40 digits; largest relative
+    - erf: the carried t12 equals T12 — numeric (52 seeded points at 40 digits; largest relative
       difference 3.9e-41)
-    - erf: the carried det_t equals T11 T22 − T12² — numeric (40 seeded points at 40 digits; largest
-      relative difference 4.3e-33)
-    - erf: the carried dist_t equals T11 + T22 − 2 T12 — numeric (40 seeded points at 40 digits; largest
+    - erf: the carried det_t equals T11 T22 − T12² — numeric (52 seeded points at 40 digits; largest
+      relative difference 2.4e-27)
+    - erf: the carried dist_t equals T11 + T22 − 2 T12 — numeric (52 seeded points at 40 digits; largest
       relative difference 6.2e-33)
-    - erf: the carried diff_t equals T11 − T22 — numeric (40 seeded points at 40 digits; largest
+    - erf: the carried diff_t equals T11 − T22 — numeric (52 seeded points at 40 digits; largest
       relative difference 7.4e-35)
     - erf: the layer evaluates the emitted forms of erf_kernel_map and erf_kernel_map_derivative with
       the carried det — symbolic (substitution of det for q1 q2 − c²)
@@ -490,21 +498,21 @@ def ntk_kernel(x1, x2, hidden_layers, sigma_w2, sigma_b2, activation, *, check: 
     - a dense layer maps det = q1 q2 − c² to σ_w⁴ det + σ_w² σ_b² dist, dist = q1 + q2 − 2c to σ_w² dist
       and diff = q1 − q2 to σ_w² diff (no cancellation: every term is nonnegative) — symbolic (SymPy
       simplifies the residual to 0)
-    - relu: the carried det_t equals T11 T22 − T12² — numeric (40 seeded points at 40 digits; largest
+    - relu: the carried det_t equals T11 T22 − T12² — numeric (52 seeded points at 40 digits; largest
       relative difference 8.3e-29)
-    - relu: the carried dist_t equals T11 + T22 − 2 T12 — numeric (40 seeded points at 40 digits;
+    - relu: the carried dist_t equals T11 + T22 − 2 T12 — numeric (52 seeded points at 40 digits;
       largest relative difference 3.5e-29)
-    - relu: the carried diff_t equals T11 − T22 — numeric (40 seeded points at 40 digits; largest
+    - relu: the carried diff_t equals T11 − T22 — numeric (52 seeded points at 40 digits; largest
       relative difference 0)
     - relu: the layer evaluates the emitted forms of relu_kernel_map and relu_kernel_map_derivative with
       the carried det — symbolic (substitution of det for q1 q2 − c²)
-    - erf: the carried t12 equals T12 — numeric (40 seeded points at 40 digits; largest relative
+    - erf: the carried t12 equals T12 — numeric (52 seeded points at 40 digits; largest relative
       difference 3.9e-41)
-    - erf: the carried det_t equals T11 T22 − T12² — numeric (40 seeded points at 40 digits; largest
-      relative difference 4.3e-33)
-    - erf: the carried dist_t equals T11 + T22 − 2 T12 — numeric (40 seeded points at 40 digits; largest
+    - erf: the carried det_t equals T11 T22 − T12² — numeric (52 seeded points at 40 digits; largest
+      relative difference 2.4e-27)
+    - erf: the carried dist_t equals T11 + T22 − 2 T12 — numeric (52 seeded points at 40 digits; largest
       relative difference 6.2e-33)
-    - erf: the carried diff_t equals T11 − T22 — numeric (40 seeded points at 40 digits; largest
+    - erf: the carried diff_t equals T11 − T22 — numeric (52 seeded points at 40 digits; largest
       relative difference 7.4e-35)
     - erf: the layer evaluates the emitted forms of erf_kernel_map and erf_kernel_map_derivative with
       the carried det — symbolic (substitution of det for q1 q2 − c²)

@@ -5,6 +5,7 @@
 >>> f = learndyn.function("scalar_trajectory")          # generated torch function
 >>> f(t=100.0, x=1.0, y=2.0, u0=1e-3, lr=0.01)
 >>> learndyn.result("scalar_trajectory").proof          # declaration, derivation and proof record
+>>> learndyn.kernels(x, None, hidden_layers=10, sigma_w2=2.0, sigma_b2=0.1, activation="relu")  # NNGP and NTK
 
 Importing the package is cheap: the public names are loaded on first use (PEP 562), so ``learndyn --help``,
 ``learndyn list`` and ``learndyn info`` never import torch or SymPy.
@@ -14,7 +15,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["results", "function", "result", "claims", "family_of", "figure_data", "DomainError", "__version__"]
+__all__ = ["results", "function", "result", "claims", "family_of", "figure_data", "kernels", "Kernels", "DomainError",
+           "__version__"]
 __version__ = "0.1.0"
 
 #: public name -> the module that defines it (imported on first access)
@@ -25,6 +27,8 @@ _LAZY = {
     "claims": "learndyn.api",
     "family_of": "learndyn.api",
     "figure_data": "learndyn.api",
+    "kernels": "learndyn.kernel_pair",
+    "Kernels": "learndyn.kernel_pair",
     "DomainError": "learndyn.domain",
 }
 

@@ -621,7 +621,7 @@ def similarity_experiment(out, quick, depth, width, seeds, steps, lr, activation
 
 @main.command(short_help="Benchmarks, each a ratio against a baseline of the same run.")
 @click.option("--group", "groups", multiple=True,
-              type=click.Choice(["closed_forms", "solvers", "simulation", "similarity", "derive"]),
+              type=click.Choice(["closed_forms", "solvers", "kernels", "simulation", "similarity", "derive"]),
               help="Only these groups (default: all).")
 @click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
 @click.option("--quick", is_flag=True, help="Small sizes and few repeats (a smoke run, not a measurement).")

@@ -1,17 +1,22 @@
-"""Group ``solvers``, part 2: the infinite-width kernels (``nngp_kernel``, ``ntk_kernel``) in time per layer per n²
-entries, against neural-tangents' published recursions written naively in torch.
+"""Group ``kernels``: the infinite-width NNGP and NTK together (:func:`learndyn.kernels`, one pass over the layers)
+against neural-tangents (an optional baseline, when it is installed) and a naive torch recursion, on ``K(x, x)``.
 
-The naive recursion is the textbook one (neural-tangents' ``stax.Relu``/``stax.Erf`` with ``stax.Dense``, NTK
-parameterisation): ``K¹ = σ_w² x xᵀ/d + σ_b²``, then per hidden layer ``K ← σ_w² T(K) + σ_b²`` and
-``Θ ← K + σ_w² Ṫ(K) Θ`` with the arc-cosine maps (ReLU) ``T = √(q1 q2)(sin θ + (π − θ) cos θ)/(2π)``,
-``Ṫ = (π − θ)/(2π)``, ``θ = arccos(c/√(q1 q2))`` (clipped), and the arcsine maps (erf)
-``T = (2/π) arcsin(2c/√((1 + 2q1)(1 + 2q2)))``, ``Ṫ = (4/π)/√((1 + 2q1)(1 + 2q2) − 4c²)``. learndyn's composition
-carries ``q1 q2 − c²`` and ``q1 + q2 − 2c`` without cancellation (exact for nearly identical inputs), which costs
-arithmetic; the figure says how much.
+neural-tangents runs its own ``stax.serial([Dense, act] × L, Dense)`` kernel function (NTK parameterisation, the
+same ``σ_w²``, ``σ_b²``), jitted with float64 (``jax_enable_x64``) and asked for ``('nngp', 'ntk')`` in one call; its
+compile is timed apart, as is learndyn's (the layers run compiled from the second large call on, see
+:data:`learndyn.numerics.kernels.COMPILE_MIN_WORK`). The naive recursion is the textbook one (neural-tangents'
+``stax.Relu``/``stax.Erf`` maps with ``stax.Dense``): ``K¹ = σ_w² x xᵀ/d + σ_b²``, then per hidden layer
+``Θ ← K' + σ_w² Ṫ(K) Θ`` with ``K' = σ_w² T(K) + σ_b²`` and the arc-cosine maps (ReLU)
+``T = √(q1 q2)(sin θ + (π − θ) cos θ)/(2π)``, ``Ṫ = (π − θ)/(2π)``, ``θ = arccos(c/√(q1 q2))`` (clipped), and the
+arcsine maps (erf) ``T = (2/π) arcsin(2c/√((1 + 2q1)(1 + 2q2)))``, ``Ṫ = (4/π)/√((1 + 2q1)(1 + 2q2) − 4c²)``.
+learndyn carries ``q1 q2 − c²``, ``q1 + q2 − 2c`` and ``q1 − q2`` without cancellation (exact for nearly identical
+and nearly opposite inputs), which costs arithmetic; each row says what it costs and how far the three disagree.
 """
 from __future__ import annotations
 
+import functools
 import math
+import time
 
 import torch
 
@@ -19,14 +24,16 @@ import learndyn
 from learndyn.bench.report import Row
 from learndyn.bench.timing import measure
 
-__all__ = ["naive_kernel", "run_kernels"]
+__all__ = ["naive_kernel", "naive_kernels", "run_kernels", "neural_tangents"]
 
-GROUP = "solvers"
+GROUP = "kernels"
+#: (activation, σ_w², σ_b²) of the comparison
+SETTINGS = (("relu", 2.0, 0.1), ("erf", 1.5, 0.05))
 
 
-def naive_kernel(x: torch.Tensor, hidden_layers: int, sigma_w2: float, sigma_b2: float, activation: str,
-                 output: str) -> torch.Tensor:
-    """neural-tangents' recursion, naively: the ``(n, n)`` NNGP (``output="nngp"``) or NTK of ``x (n, d)``."""
+def naive_kernels(x: torch.Tensor, hidden_layers: int, sigma_w2: float, sigma_b2: float,
+                  activation: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """neural-tangents' recursion, naively: the ``(n, n)`` NNGP and NTK of ``x (n, d)`` in one pass."""
     d = x.shape[1]
     k = sigma_w2 * (x @ x.T) / d + sigma_b2
     theta = k
@@ -44,42 +51,87 @@ def naive_kernel(x: torch.Tensor, hidden_layers: int, sigma_w2: float, sigma_b2:
             tdot = (4 / math.pi) / torch.sqrt(prod - 4 * k * k)
         k = sigma_w2 * t + sigma_b2
         theta = k + sigma_w2 * tdot * theta
-    return k if output == "nngp" else theta
+    return k, theta
+
+
+def naive_kernel(x: torch.Tensor, hidden_layers: int, sigma_w2: float, sigma_b2: float, activation: str,
+                 output: str) -> torch.Tensor:
+    """One of :func:`naive_kernels`' outputs (``output``: ``"nngp"`` or ``"ntk"``)."""
+    nngp, ntk = naive_kernels(x, hidden_layers, sigma_w2, sigma_b2, activation)
+    return nngp if output == "nngp" else ntk
+
+
+@functools.lru_cache(maxsize=1)
+def neural_tangents() -> dict | None:
+    """neural-tangents and jax (float64 enabled) with their versions, or ``None`` where they are not installed (or
+    do not import: neural-tangents 0.6.5 needs jax 0.4.23 and numpy < 2)."""
+    try:
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp
+        import neural_tangents as nt
+        from neural_tangents import stax
+    except Exception:  # noqa: BLE001 - an optional baseline: any import failure means "not installed"
+        return None
+    return {"jax": jax, "jnp": jnp, "stax": stax, "name": f"neural-tangents {nt.__version__} (jax {jax.__version__}, "
+            f"jit, float64)"}
+
+
+def _nt_kernel_fn(nt: dict, hidden_layers: int, sigma_w2: float, sigma_b2: float, activation: str):
+    stax = nt["stax"]
+    act = {"relu": stax.Relu, "erf": stax.Erf}[activation]
+    dense = functools.partial(stax.Dense, 1, W_std=math.sqrt(sigma_w2), b_std=math.sqrt(sigma_b2))
+    layers = [f() for _ in range(hidden_layers) for f in (dense, act)]
+    _, _, kernel_fn = stax.serial(*layers, dense())
+    jitted = nt["jax"].jit(kernel_fn, static_argnames="get")
+    return lambda x: [a.block_until_ready() for a in jitted(x, None, ("nngp", "ntk"))]
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(((a - b).abs() / b.abs().clamp(min=1e-300)).max())
 
 
 def run_kernels(*, device: str, quick: bool, progress=None) -> list[Row]:
-    """Per kernel and activation: the cost per layer per entry (time at ``L`` layers minus time at 0 layers, over
-    ``L n²``) and the cost of the input kernel per entry (time at 0 layers over ``n²``: learndyn computes
-    ``det`` and ``dist`` of the inputs exactly, an ``(n, n, d)`` pass)."""
-    n, d, layers = (16, 8, 2) if quick else (256, 32, 16)
-    repeats = 1 if quick else 5
-    warmup = 0 if quick else 1
-    gen = torch.Generator(device="cpu").manual_seed(4)
-    x = torch.randn(n, d, dtype=torch.float64, generator=gen).to(device)
+    """Per size and activation: the seconds of NNGP + NTK of ``K(x, x)`` (``x`` of ``n × 64`` standard normal
+    entries, 10 hidden layers) for learndyn, neural-tangents and the naive recursion (medians after warm-up; the first
+    calls apart), and the largest relative differences between them. Goal: learndyn at most neural-tangents' time."""
+    sizes, d, layers = ((16,), 8, 2) if quick else ((500, 2000), 64, 10)
+    repeats, warmup = (1, 0) if quick else (5, 1)
+    nt = neural_tangents() if not quick else None
     rows: list[Row] = []
-    for name in ("nngp_kernel", "ntk_kernel"):
-        output = "nngp" if name == "nngp_kernel" else "ntk"
-        fn = learndyn.function(name)
-        for activation, sigma_w2, sigma_b2 in (("relu", 2.0, 0.1), ("erf", 1.5, 0.05)):
+    for n in sizes:
+        x = torch.randn(n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(4)).to(device)
+        for activation, sigma_w2, sigma_b2 in SETTINGS:
             if progress:
-                progress(f"solvers: {name} ({activation})")
-            t = {}
-            for depth in (0, layers):
-                t["ours", depth] = measure(lambda: fn(x, None, depth, sigma_w2, sigma_b2, activation), repeats=repeats,
-                                           warmup=warmup, device=device).median
-                t["naive", depth] = measure(lambda: naive_kernel(x, depth, sigma_w2, sigma_b2, activation, output),
-                                            repeats=repeats, warmup=warmup, device=device).median
-            a = fn(x, None, layers, sigma_w2, sigma_b2, activation)
-            b = naive_kernel(x, layers, sigma_w2, sigma_b2, activation, output)
-            diff = float(((a - b).abs() / b.abs().clamp(min=1e-300)).max())
+                progress(f"kernels: n = {n}, {activation}")
+            ours_fn = functools.partial(learndyn.kernels, x, None, layers, sigma_w2, sigma_b2, activation)
+            calls = []
+            for _ in range(0 if quick else 2):  # the first call (eager) and the second (which compiles the layers)
+                start = time.perf_counter()
+                ours_fn()
+                calls.append(time.perf_counter() - start)
+            ours = measure(ours_fn, repeats=repeats, warmup=warmup, device=device, budget=None)
+            naive_fn = functools.partial(naive_kernels, x, layers, sigma_w2, sigma_b2, activation)
+            naive = measure(naive_fn, repeats=repeats, warmup=warmup, device=device, budget=None)
+            pair, plain = ours_fn(), naive_fn()
             details = {"n": n, "d": d, "hidden_layers": layers, "sigma_w2": sigma_w2, "sigma_b2": sigma_b2,
-                       "max_relative_difference_to_naive": diff, "seconds": {f"{k}@{l}": v for (k, l), v in t.items()}}
-            per_layer = {k: max(t[k, layers] - t[k, 0], 0.0) * 1e9 / (layers * n * n) for k in ("ours", "naive")}
-            label = f"{name} ({activation}, n={n}, {layers} layers)"
-            rows.append(Row(GROUP, f"{label}: time per layer per entry", "ns", per_layer["ours"] or None,
-                            per_layer["naive"] or None, "neural-tangents' recursion, naive torch", "speedup",
-                            details=details))
-            rows.append(Row(GROUP, f"{label}: input kernel per entry", "ns", t["ours", 0] * 1e9 / (n * n),
-                            t["naive", 0] * 1e9 / (n * n), "x xᵀ/d, naive torch", "speedup",
-                            note="learndyn: det and dist of the inputs without cancellation", details=details))
+                       "first_calls_seconds": calls or [ours.first], "naive_first_call_seconds": naive.first,
+                       "max_relative_difference_to_naive": max(_relative(pair.nngp, plain[0]), _relative(pair.ntk, plain[1]))}
+            label = f"NNGP + NTK ({activation}, n={n}, d={d}, {layers} layers)"
+            note, theirs = "neural-tangents is not installed (an optional baseline)", None
+            if nt is not None:
+                fn = _nt_kernel_fn(nt, layers, sigma_w2, sigma_b2, activation)
+                xj = nt["jnp"].asarray(x.cpu().numpy())
+                timing = measure(lambda: fn(xj), repeats=repeats, warmup=warmup, budget=None)
+                theirs = timing.median
+                k, th = (torch.from_numpy(__import__("numpy").asarray(a)) for a in fn(xj))
+                details |= {"neural_tangents_first_call_seconds": timing.first,
+                            "max_relative_difference_to_neural_tangents": max(_relative(pair.nngp.cpu(), k),
+                                                                               _relative(pair.ntk.cpu(), th))}
+                note = ""
+            rows.append(Row(GROUP, f"{label} vs neural-tangents", "s", ours.median, theirs,
+                            nt["name"] if nt is not None else "neural-tangents", "speedup", goal=1.0, goal_op=">=",
+                            note=note, details=details))
+            rows.append(Row(GROUP, f"{label} vs naive torch", "s", ours.median, naive.median,
+                            "neural-tangents' recursion, naive torch (no carried gaps)", "speedup", details=details))
     return rows

@@ -9,7 +9,7 @@ from typing import Any
 __all__ = ["Row", "BenchReport", "GROUPS"]
 
 #: the groups of ``learndyn bench``, in report order
-GROUPS = ("closed_forms", "solvers", "simulation", "similarity", "derive")
+GROUPS = ("closed_forms", "solvers", "kernels", "simulation", "similarity", "derive")
 
 
 @dataclass(frozen=True)

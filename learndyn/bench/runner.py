@@ -19,10 +19,7 @@ def _runners() -> dict[str, Callable[..., list[Row]]]:
     from learndyn.bench.similarity import run_similarity
     from learndyn.bench.solvers import run_solvers
 
-    def solvers(**kw) -> list[Row]:
-        return run_solvers(**kw) + run_kernels(**kw)
-
-    return {"closed_forms": run_closed_forms, "solvers": solvers, "simulation": run_simulation,
+    return {"closed_forms": run_closed_forms, "solvers": run_solvers, "kernels": run_kernels, "simulation": run_simulation,
             "similarity": run_similarity, "derive": run_derive}
 
 
