@@ -128,3 +128,21 @@ def test_joint_call_bad_input_names_the_parameter() -> None:
         learndyn.kernels(x, None, 2, 1.0, 0.1, "tanh")
     with pytest.raises(DomainError, match="x2"):
         learndyn.kernels(x, torch.randn(4, 5, dtype=F64), 2, 1.0, 0.1, "relu")
+
+
+@pytest.mark.parametrize("activation,w,b,L", [("relu", 2.0, 0.1, 10), ("erf", 2.5, 0.0, 30)])
+def test_compiled_layers_match_mpmath_on_hard_rows(monkeypatch, activation, w, b, L) -> None:
+    """The compiled layer step (what large compositions run from their second call on) keeps every entry within
+    1e-12 of the 120-digit reference, on the hard rows; and it is what ran (the compiled step is cached)."""
+    monkeypatch.setattr(K, "COMPILE_MIN_WORK", 1)
+    monkeypatch.setenv("LEARNDYN_COMPILE", "1")
+    x = hard_rows(20, 8)
+    learndyn.kernels(x, None, L, w, b, activation)  # the first call runs eagerly
+    nngp, ntk = learndyn.kernels(x, None, L, w, b, activation)
+    layer = getattr(__import__("learndyn.generated.ntk", fromlist=["_"]), f"_kernel_layer_{activation}")
+    assert (layer, "cpu", F64) in K._COMPILED and (layer, "cpu", F64) not in K._FAILED
+    for got, output in ((nngp, "nngp"), (ntk, "ntk")):
+        ref = kernel_reference(x, x, L, w, b, activation, output)
+        for i in range(20):
+            for j in range(i, 20):
+                assert abs(mpmath.mpf(float(got[i, j])) - ref[i][j]) <= 1e-12 * abs(ref[i][j]) + 2.3e-308, (output, i, j)
