@@ -393,12 +393,16 @@ class KernelComposition(Definition):
     one. ``carried`` gives per activation ``(name, form)`` pairs: the stable forms of ``det_t = T11 T22 − T12²``,
     ``dist_t = T11 + T22 − 2 T12`` and ``diff_t = T11 − T22``, and optionally ``t12`` in place of the map's own form, in
     the symbols ``q1, q2, c`` and the carried ``det = q1 q2 − c²``, ``diff = q1 − q2`` (each proven equal to the
-    maps' values)."""
+    maps' values). ``fast`` gives per activation, optionally, the forms of a cheaper layer: ``t12`` (and optionally
+    ``diff_t``), each proven equal to the maps' values, with ``det_t`` and ``dist_t`` from their definitions; the
+    composition evaluates it on every pair and the carried layer only where a per-entry bound on the definitions'
+    cancellation is not met (:func:`learndyn.numerics.kernels.compose`)."""
 
     output: str
     choice: str
     maps: tuple[tuple[str, tuple[str, str]], ...]
     carried: tuple[tuple[str, tuple[tuple[str, sp.Expr], ...]], ...]
+    fast: tuple[tuple[str, tuple[tuple[str, sp.Expr], ...]], ...] = ()
     kind: str = "kernel_composition"
 
 

@@ -229,10 +229,14 @@ def _layer_name(value: str) -> str:
 
 def _layer_code(value: str, layer: tuple, printer: LearndynTorchPrinter) -> str:
     """One activation's layer of a kernel composition: ``(q1, q2, c, det, diff) -> (T11, T22, T12, Ṫ12, det_T, dist_T, diff_T)``."""
+    from learndyn.derive.maps import FAST_SUFFIX
+
     names = ", ".join(n for n, _ in layer)
     body = _returns([e for _, e in layer], printer, "    ", lambda xs: "(" + ", ".join(xs) + ")")
+    what = (f"The fast {value.removesuffix(FAST_SUFFIX)} layer (the maps' forms, det_t and dist_t by their definitions, "
+            f"kept where well-conditioned)" if value.endswith(FAST_SUFFIX) else f"One {value} layer")
     return (f"def {_layer_name(value)}(q1, q2, c, det, diff):\n"
-            f'    """One {value} layer of the kernel composition: ({names}) from the variances q1, q2, the covariance c '
+            f'    """{what} of the kernel composition: ({names}) from the variances q1, q2, the covariance c '
             f'and the carried det = q1 q2 − c² and diff = q1 − q2."""\n' + "\n".join(body) + "\n")
 
 
@@ -263,11 +267,15 @@ def _composition_code(d: Derivation, printer: LearndynTorchPrinter) -> str:
     sig = ", ".join(p.name for p in r.params)
     arrays = [p.name for p in r.params if p.kind == "array"]
     body = _boundary(r, convert_reals=False)
-    table = ", ".join(f"{v!r}: {_layer_name(v)}" for v, _ in d.layers)
+    from learndyn.derive.maps import FAST_SUFFIX
+
+    table = ", ".join(f"{v!r}: {_layer_name(v)}" for v, _ in d.layers if not v.endswith(FAST_SUFFIX))
     body.append(f"    layer = {{{table}}}[{definition.choice}]")
+    fast = ", ".join(f"{v.removesuffix(FAST_SUFFIX)!r}: {_layer_name(v)}" for v, _ in d.layers if v.endswith(FAST_SUFFIX))
+    body.append(f"    fast = {{{fast}}}.get({definition.choice})")
     x1, x2 = arrays
     body.append(f"    return _kernels.compose({x1}, {x2}, hidden_layers, sigma_w2, sigma_b2, {definition.choice}, layer, "
-                f"{definition.output!r}, {r.name!r})")
+                f"{definition.output!r}, {r.name!r}, fast=fast)")
     return (f"def {r.name}({sig}, *, check: bool = True) -> torch.Tensor:\n"
             f'    r"""{_docstring(d).lstrip()}\n    """\n' + "\n".join(body) + "\n")
 

@@ -822,6 +822,8 @@ def _derive_free_product(result: Result, d: FreeProduct, registry: dict):
 # -- kernels composed over depth ---------------------------------------------------------------------------
 
 LAYER_OUTPUTS = ("t11", "t22", "t12", "tdot12", "det_t", "dist_t", "diff_t")
+#: the name suffix of an activation's fast layer
+FAST_SUFFIX = "_fast"
 
 
 def _kernel_symbols():
@@ -885,6 +887,22 @@ def _derive_kernel(result: Result, d: KernelComposition, registry: dict):
                     "symbolic (substitution of det for q1 q2 − c²)")
         outputs = (diag[q1], diag[q2], t12, tdot12, carried["det_t"], carried["dist_t"], carried["diff_t"])
         layers.append((value, tuple(zip(LAYER_OUTPUTS, outputs))))
+        fast = dict(dict(d.fast).get(value, ()))
+        if fast:
+            from learndyn.numerics.kernels import FAST_CONDITION
+  # the cheaper layer: the maps' forms, the gaps by their definitions (kept where well-conditioned)
+            for name in ("t12", "diff_t"):
+                if name in fast:
+                    _numeric_equal(prover, f"{value}: the fast layer's {name} equals {meaning[name]}",
+                                   fast[name].xreplace(back), naive[name], points, ())
+            f_t12, f_diff = fast["t12"], fast.get("diff_t", carried["diff_t"])
+            prover.fact(f"{value}: the fast layer forms det_t = T11 T22 − T12² and dist_t = T11 + T22 − 2 T12 by their "
+                        f"definitions; the composition keeps them where T11 T22 + T12² ≤ {FAST_CONDITION}|det_t| and "
+                        f"T11 + T22 + 2|T12| ≤ {FAST_CONDITION} dist_t (their rounding is then below 2^-46 relative), "
+                        "and evaluates the carried layer elsewhere", "definition (a per-entry bound on cancellation)")
+            fast_out = (diag[q1], diag[q2], f_t12, tdot12, diag[q1] * diag[q2] - f_t12**2, diag[q1] + diag[q2] - 2 * f_t12,
+                        f_diff)
+            layers.append((f"{value}{FAST_SUFFIX}", tuple(zip(LAYER_OUTPUTS, fast_out))))
     l = sp.Symbol("l", integer=True, nonnegative=True)
     K = sp.Function("K")
     Tf, Tdf = sp.Function(r"\mathcal{T}"), sp.Function(r"\dot{\mathcal{T}}")

@@ -43,5 +43,7 @@ def kernels(x1, x2=None, hidden_layers: int = 1, sigma_w2: float = 2.0, sigma_b2
     else:
         domain.check_kinds({k: v for k, v in values.items() if k not in ("x1", "x2")})
     layer = getattr(generated, f"_kernel_layer_{activation}")
-    nngp, ntk = _kernels.compose(x1, x2, hidden_layers, sigma_w2, sigma_b2, activation, layer, "both", "kernels")
+    fast = getattr(generated, f"_kernel_layer_{activation}_fast", None)  # the same layers ntk_kernel runs
+    nngp, ntk = _kernels.compose(x1, x2, hidden_layers, sigma_w2, sigma_b2, activation, layer, "both", "kernels",
+                                 fast=fast)
     return Kernels(nngp, ntk)

@@ -146,3 +146,28 @@ def test_compiled_layers_match_mpmath_on_hard_rows(monkeypatch, activation, w, b
         for i in range(20):
             for j in range(i, 20):
                 assert abs(mpmath.mpf(float(got[i, j])) - ref[i][j]) <= 1e-12 * abs(ref[i][j]) + 2.3e-308, (output, i, j)
+
+
+def test_fast_erf_layer_hands_only_unsure_pairs_to_the_carried_layer(monkeypatch) -> None:
+    """On generic rows the erf composition runs its fast layer on every pair and the carried layer only on the pairs
+    whose det_T or dist_T the definitions would not give to 2^-46 (here: the nearly identical pair), and agrees
+    with the carried layer to 1e-13 of the kernel's scale (an entry the NTK recursion itself cancels, Θ = 0.0016 beside
+    K = 0.084, differs by more relative to itself: 3.6e-14 carried, 7.0e-14 fast against the 120-digit reference)."""
+    generated = __import__("learndyn.generated.ntk", fromlist=["_"])
+    x = torch.randn(60, 16, generator=torch.Generator().manual_seed(5), dtype=F64)
+    x[1] = x[0] + 1e-9 * x[2]  # a nearly identical pair: its det_T cancels, so the carried layer must take it
+    carried = K.compose(x, None, 4, 1.5, 0.05, "erf", generated._kernel_layer_erf, "both", "t")
+    seen = []
+    original = K._layer_step
+
+    def counting(*args):
+        seen.append(args[5].numel())  # c of the pairs handed over
+        return original(*args)
+
+    monkeypatch.setattr(K, "_layer_step", counting)
+    monkeypatch.setenv("LEARNDYN_COMPILE", "0")
+    hybrid = K.compose(x, None, 4, 1.5, 0.05, "erf", generated._kernel_layer_erf, "both", "t",
+                       fast=generated._kernel_layer_erf_fast)
+    assert 0 < sum(seen) < 0.05 * 60 * 60 * 4, sum(seen)  # at most the 60 × 60 pairs per layer are composed
+    for a, b in zip(hybrid, carried):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13 * float(b.abs().max()))

@@ -182,6 +182,19 @@ def _erf_carried() -> tuple:
     )
 
 
+def _erf_fast() -> tuple:
+    r"""The erf layer's fast forms, for pairs where the carried gaps are well-conditioned by their definitions:
+    ``T12 = (2/π) atan2(2c, √(1 + 2q1 + 2q2 + 4 det))`` (the map with the carried ``det``; ``(1 + 2q1)(1 + 2q2) − 4c² =
+    1 + 2q1 + 2q2 + 4 det``) and ``diff_T = (2/π) D`` (the norm gap, one ``atan2``); ``det_T`` and ``dist_T`` then follow
+    from their definitions, where the composition's per-entry bound accepts them (else the carried layer runs)."""
+    alpha = 2 / sp.pi
+    Q = 1 + 2 * _q1 + 2 * _q2 + 4 * _det
+    return (("t12", alpha * sp.atan2(2 * _c, sp.sqrt(Q))), ("diff_t", alpha * ErfNormGap(_q1, _q2, _diff)))
+
+
+#: per activation, the forms of a layer evaluated where the naive gaps are well-conditioned (see KernelComposition)
+FAST = (("erf", _erf_fast()),)
+
 CARRIED = (
     ("relu", (("det_t", _P * _GAP * (sp.pi + _J) / (4 * sp.pi**2)),
               ("dist_t", _diff**2 / (2 * (sp.sqrt(_q1) + sp.sqrt(_q2)) ** 2) + sp.sqrt(_P) * _GAP / sp.pi),
@@ -206,7 +219,7 @@ nngp_kernel = Result(
     name="nngp_kernel",
     title="NNGP kernel of a deep fully-connected network",
     params=(X1, X2, HIDDEN, SIGMA_W2, SIGMA_B2, ACTIVATION),
-    definition=KernelComposition("nngp", "activation", MAPS, CARRIED),
+    definition=KernelComposition("nngp", "activation", MAPS, CARRIED, FAST),
     symbol_tex=r"\mathcal{K}",
     assumptions=KERNEL_ASSUMPTIONS,
     source=KERNEL_SOURCE,
@@ -215,7 +228,7 @@ ntk_kernel = Result(
     name="ntk_kernel",
     title="Neural tangent kernel of a deep fully-connected network",
     params=(X1, X2, HIDDEN, SIGMA_W2, SIGMA_B2, ACTIVATION),
-    definition=KernelComposition("ntk", "activation", MAPS, CARRIED),
+    definition=KernelComposition("ntk", "activation", MAPS, CARRIED, FAST),
     symbol_tex=r"\Theta",
     assumptions=KERNEL_ASSUMPTIONS + ("Θ¹ = K¹ (Θ⁰ = 0); the kernel of one readout unit (Θ ⊗ I_k for k outputs)",),
     source=KERNEL_SOURCE,

@@ -37,7 +37,7 @@ UNDERFLOW = 1e-150
 _CHUNK = 2**22  # entries of one (rows, cols, d) work array
 
 
-def input_moments(x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, ...]:
+def input_moments(x1: torch.Tensor, x2: torch.Tensor, combine: Callable | None = None) -> tuple[torch.Tensor, ...]:
     r"""``(q1 (n1, 1), q2 (1, n2), c, det, dist, diff)`` of ``K⁰ = x1 x2ᵀ/d``; ``det``, ``dist`` and ``diff = q1 − q2``
     without cancellation, each to a few units of round-off of itself.
 
@@ -46,20 +46,12 @@ def input_moments(x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, ...
     in double-double with a proven bound on their error (that of the low parts' products). Entries whose bound exceeds
     one unit of round-off of the value (nearly parallel or opposite rows, equal norms, identical rows) are
     recomputed pair by pair from the rows themselves (:func:`_exact_pairs`); on generic data that is a few per
-    thousand."""
+    thousand. ``combine`` is :func:`_combine` (or its compiled form)."""
+    combine = _combine if combine is None else combine
     d = x1.shape[1]
     (a1, a1_err), (a2, a2_err), c, c_err = _gram_double_double(x1, x2)
-    a2, a2_err = (a2[0].T, a2[1].T), a2_err.T
-    dist = _dd.sub(_dd.add(a1, a2), _dd.mul(2.0, c))
-    det = _dd.sub(_dd.mul(a1, a2), _dd.mul(c, c))
-    diff = _dd.sub(a1, a2)
-    a1_hi, a2_hi, c_hi = a1[0], a2[0], c[0]
-    u = torch.finfo(x1.dtype).eps / 2
-    dist_hi, det_hi, diff_hi = _dd.value(dist), _dd.value(det), _dd.value(diff)
-    dist_err = 2 * c_err + a1_err + a2_err
-    det_err = a2_hi * a1_err + a1_hi * a2_err + 2 * c_hi.abs() * c_err + 2 * c_err * c_err + a1_err * a2_err
-    unsure = ((dist_err > u * dist_hi.abs()) | (det_err > u * det_hi.abs())
-              | ((a1_err + a2_err) > u * diff_hi.abs()))
+    a1_hi, a2_hi, c_hi = a1[0], a2[0].T, c[0]
+    dist_hi, det_hi, diff_hi, unsure = combine(*a1, a1_err, a2[0].T, a2[1].T, a2_err.T, *c, c_err)
     c_out = c_hi.clone()
     rows, cols = torch.nonzero(unsure, as_tuple=True)
     if rows.numel():
@@ -75,6 +67,20 @@ def input_moments(x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, ...
             det_hi = det_hi.index_put((r, k), torch.zeros_like(norms[same]))
             diff_hi = diff_hi.index_put((r, k), torch.zeros_like(norms[same]))
     return a1_hi / d, a2_hi / d, c_out / d, det_hi.clamp(min=0) / d**2, dist_hi.clamp(min=0) / d, diff_hi / d
+
+
+def _combine(a1_hi, a1_lo, a1_err, a2_hi, a2_lo, a2_err, c_hi, c_lo, c_err):
+    """``(dist, det, diff, unsure)`` from the double-double norms and inner products with their error bounds: each gap
+    formed in double-double and rounded once; ``unsure`` where the bound exceeds one unit of round-off of the value."""
+    a1, a2, c = (a1_hi, a1_lo), (a2_hi, a2_lo), (c_hi, c_lo)
+    dist = _dd.value(_dd.sub(_dd.add(a1, a2), _dd.mul(2.0, c)))
+    det = _dd.value(_dd.sub(_dd.mul(a1, a2), _dd.mul(c, c)))
+    diff = _dd.value(_dd.sub(a1, a2))
+    u = torch.finfo(c_hi.dtype).eps / 2
+    dist_err = 2 * c_err + a1_err + a2_err
+    det_err = a2_hi * a1_err + a1_hi * a2_err + 2 * c_hi.abs() * c_err + 2 * c_err * c_err + a1_err * a2_err
+    unsure = (dist_err > u * dist.abs()) | (det_err > u * det.abs()) | ((a1_err + a2_err) > u * diff.abs())
+    return dist, det, diff, unsure
 
 
 def _split_rows(x: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -146,17 +152,26 @@ def _fail(name: str, layers: int, layer: int, what: str, sigma_w2: float, sigma_
 
 
 #: row blocks of a symmetric kernel: block ``I`` composes its rows against the columns from its first row on, so
-#: ``(BLOCKS + 1)/(2 BLOCKS)`` of the entries are composed, and per-row quantities stay per row
+#: ``(k + 1)/(2k)`` of the entries are composed for ``k`` blocks, and per-row quantities stay per row; ``k`` grows
+#: with ``n²/BLOCK_ENTRIES`` up to ``BLOCKS`` (each block costs a call per layer)
 BLOCKS = 8
+BLOCK_ENTRIES = 2**17
 
 
 def compose(x1: torch.Tensor, x2: torch.Tensor | None, hidden_layers: int, sigma_w2: float, sigma_b2: float,
-            activation: str, layer: Callable, output: str, name: str):
+            activation: str, layer: Callable, output: str, name: str, fast: Callable | None = None):
     """The ``(n1, n2)`` NNGP (``output="nngp"``), NTK (``"ntk"``) or both (``"both"``: ``(nngp, ntk)``, one pass over
     the layers) of the readout, composing ``layer`` (the generated per-activation map ``(q1, q2, c, det, diff) -> (T11,
     T22, T12, Ṫ12, det_T, dist_T, diff_T)``); raises a :class:`DomainError` naming ``hidden_layers`` where a variance
     would leave float64's safe range. With ``x2`` ``None`` the kernel is symmetric: row blocks are composed against the
-    columns from their first row on (about half the work) and the upper triangle is mirrored."""
+    columns from their first row on (about half the work) and the upper triangle is mirrored.
+
+    ``fast`` (the activation's fast layer, where it has one: the maps' forms, ``det_T = T11 T22 − T12²`` and ``dist_T =
+    T11 + T22 − 2 T12`` by their definitions) runs on every pair; the carried ``layer`` only where the definitions
+    cancel: where ``T11 T22 + T12² > FAST_CONDITION |det_T|`` or ``T11 + T22 + 2|T12| > FAST_CONDITION dist_T``, and at
+    identical pairs. The maps are exact to a few units of round-off ``u`` each, so a kept ``det_T`` or ``dist_T`` is
+    within about ``(4·FAST_CONDITION + 1) u < 2^{−46}`` of itself; where a gradient is needed the carried layer runs
+    everywhere."""
     symmetric = x2 is None
     if symmetric:
         x2 = x1
@@ -164,18 +179,19 @@ def compose(x1: torch.Tensor, x2: torch.Tensor | None, hidden_layers: int, sigma
         raise DomainError(f"{name}: parameter 'x2' has {x2.shape[1]} columns but x1 has {x1.shape[1]}: both must be (n, d)")
     x2 = x2.to(dtype=x1.dtype, device=x1.device)
     w, b = float(sigma_w2), float(sigma_b2)
-    q1, q2, c, det, dist, diff = input_moments(x1, x2)
-    n1, n2 = c.shape
-    if symmetric and n1 >= 2 * BLOCKS:
-        edges = [round(i * n1 / BLOCKS) for i in range(BLOCKS + 1)]
+    n1, n2 = x1.shape[0], x2.shape[0]
+    count = max(1, min(BLOCKS, round(n1 * n1 / BLOCK_ENTRIES), n1 // 2))
+    if symmetric and count > 1:
+        edges = [round(i * n1 / count) for i in range(count + 1)]
         blocks = [(slice(r0, r1), slice(r0, None)) for r0, r1 in zip(edges[:-1], edges[1:])]
+        entries = sum((r1 - r0) * (n1 - r0) for r0, r1 in zip(edges[:-1], edges[1:]))
     else:
         blocks = [(slice(None), slice(None))]
-    states = [_dense(w, b, q1[r], q2[:, k], c[r, k], det[r, k], dist[r, k], diff[r, k]) for r, k in blocks]
-    states = [(*state, state[2], _same(state[4])) for state in states]  # + (Θ = K¹, identical pairs)
-    entries = sum(state[2].numel() for state in states)
+        entries = n1 * n2
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x1, x2))
-    step = _stepper(layer, w, b, entries * hidden_layers, needs_grad, c)
+    step, combine = _plan(layer, None if needs_grad else fast, w, b, entries * max(hidden_layers, 1), needs_grad, x1)
+    states = [_dense(w, b, *input_moments(x1[r], x2[k], combine)) for r, k in blocks]  # the input moments per block
+    states = [(*state, state[2], _same(state[4])) for state in states]  # + (Θ = K¹, identical pairs)
     for l in range(1, hidden_layers + 2):
         _check(l, states, name, hidden_layers, sigma_w2, sigma_b2, activation)
         if l <= hidden_layers:
@@ -194,25 +210,67 @@ _COMPILED: dict = {}
 _FAILED: set = set()
 
 
-def _stepper(layer: Callable, w: float, b: float, work: int, needs_grad: bool, like: torch.Tensor) -> Callable:
-    """The layer step for a composition of ``work`` entries × layers: compiled where it repays (see
-    :data:`COMPILE_MIN_WORK`; never where a gradient is needed, nor with ``LEARNDYN_COMPILE=0``), else eager. The
-    variances ``w``, ``b`` enter the compiled step as tensors, so one compiled step serves every ``σ_w², σ_b²``."""
-    from learndyn.fused import compile_accurately, compile_enabled
+def _plan(layer: Callable, fast: Callable | None, w: float, b: float, work: int, needs_grad: bool,
+          like: torch.Tensor) -> tuple[Callable, Callable]:
+    """The layer step and the input moments' :func:`_combine` for a composition of ``work`` entries × layers: the
+    fast layer on every pair with the carried one where its bound fails (``fast`` given), else the carried layer;
+    each compiled where it repays (see :data:`COMPILE_MIN_WORK`; never where a gradient is needed, nor with
+    ``LEARNDYN_COMPILE=0``), else eager. The variances ``w``, ``b`` enter the compiled steps as tensors, so one
+    compiled step serves every ``σ_w², σ_b²``."""
+    from learndyn.fused import compile_enabled
 
-    eager = functools.partial(_layer_step, layer, w, b)
+    careful = functools.partial(_layer_step, layer, w, b)
+    quick = functools.partial(_fast_step, fast, w, b) if fast is not None else None
+    combine = _combine
     key = (layer, like.device.type, like.dtype)
-    if needs_grad or work < COMPILE_MIN_WORK or not compile_enabled() or key in _FAILED:
-        return eager
-    _CALLS[key] = _CALLS.get(key, 0) + 1
-    if _CALLS[key] < 2:
-        return eager
+    compiled_ok = not (needs_grad or work < COMPILE_MIN_WORK or not compile_enabled() or key in _FAILED)
+    if compiled_ok:
+        _CALLS[key] = _CALLS.get(key, 0) + 1
+        compiled_ok = _CALLS[key] >= 2
+    if compiled_ok:
+        w_t, b_t = (torch.tensor(v, dtype=like.dtype, device=like.device) for v in (w, b))
+        careful = _compiled(key, _tensor_step, layer, w_t, b_t, careful)
+        if fast is not None:
+            quick = _compiled((fast, *key[1:]), _tensor_fast_step, fast, w_t, b_t, quick)
+        combine = _compiled_plain((_combine, *key[1:]), _combine)
+    step = careful if quick is None else functools.partial(_hybrid_step, quick, careful)
+    return step, combine
+
+
+def _compiled_plain(key: tuple, fn: Callable) -> Callable:
+    """``fn`` compiled once per ``key`` (dynamic shapes), falling back to ``fn`` itself where compiling fails."""
+    from learndyn.fused import compile_accurately
+
     compiled = _COMPILED.get(key)
     if compiled is None:
-        compiled = _COMPILED[key] = compile_accurately(functools.partial(_tensor_step, layer), dynamic=True)
-    w_t, b_t = (torch.tensor(v, dtype=like.dtype, device=like.device) for v in (w, b))
+        compiled = _COMPILED[key] = compile_accurately(fn, dynamic=True)
 
-    def step(*state):
+    def run(*args):
+        if key in _FAILED:
+            return fn(*args)
+        try:
+            return compiled(*args)
+        except Exception as error:  # noqa: BLE001 - any compile failure: eager from now on, said once
+            _FAILED.add(key)
+            warnings.warn(f"learndyn: the input moments run eagerly; torch.compile failed ({error!r})",
+                          RuntimeWarning, stacklevel=2)
+            return fn(*args)
+    return run
+
+
+def _compiled(key: tuple, step: Callable, layer: Callable, w_t: torch.Tensor, b_t: torch.Tensor,
+              eager: Callable) -> Callable:
+    """``step(layer, w_t, b_t, *state)`` compiled once per ``key`` (with dynamic shapes), falling back to ``eager``
+    (and eager from then on, with one warning) where compiling fails."""
+    from learndyn.fused import compile_accurately
+
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = compile_accurately(functools.partial(step, layer), dynamic=True)
+
+    def run(*state):
+        if key in _FAILED:
+            return eager(*state)
         try:
             return compiled(w_t, b_t, *state)
         except Exception as error:  # noqa: BLE001 - any compile failure: eager from now on, said once
@@ -220,12 +278,51 @@ def _stepper(layer: Callable, w: float, b: float, work: int, needs_grad: bool, l
             warnings.warn(f"learndyn: the kernel composition runs eagerly; torch.compile failed ({error!r})",
                           RuntimeWarning, stacklevel=2)
             return eager(*state)
-    return step
+    return run
 
 
 def _tensor_step(layer: Callable, w: torch.Tensor, b: torch.Tensor, *state):
     """:func:`_layer_step` with ``σ_w², σ_b²`` as 0-d tensors (what the compiled step is traced from)."""
     return _layer_step(layer, w, b, *state)
+
+
+def _tensor_fast_step(fast: Callable, w: torch.Tensor, b: torch.Tensor, *state):
+    """:func:`_fast_step` with ``σ_w², σ_b²`` as 0-d tensors."""
+    return _fast_step(fast, w, b, *state)
+
+
+#: the condition number up to which the fast layer's ``det_T``, ``dist_T`` (formed by their definitions) are kept
+FAST_CONDITION = 12
+
+
+def _fast_step(fast: Callable, w, b, q1, q2, c, det, dist, diff, theta, same):
+    """The fast layer and the dense layer on every pair, and the pairs whose ``det_T`` or ``dist_T`` the definitions
+    would not give to ``2^{−46}`` (``FAST_CONDITION``): ``(q1, q2, c, det, dist, diff, Θ, unsure)``. Identical pairs
+    (``same``) stay identical here: ``T12 = T11`` and zero gaps (``Ṫ12`` at ``c = q``, ``det = 0`` is the map's own)."""
+    t11, t22, t12, tdot12, det_t, dist_t, diff_t = fast(q1, q2, c, det.clamp(min=0), diff)
+    unsure = ((FAST_CONDITION * det_t.abs() < t11 * t22 + t12 * t12)
+              | (FAST_CONDITION * dist_t.abs() < t11 + t22 + 2 * t12.abs()) | ~torch.isfinite(det_t))
+    if same is not None:
+        zero = torch.zeros_like(det_t)
+        t12 = torch.where(same, t11.expand_as(t12), t12)
+        det_t, dist_t, diff_t = (torch.where(same, zero, v) for v in (det_t, dist_t, diff_t))
+        unsure = unsure & ~same
+    q1, q2, c, det, dist, diff = _dense(w, b, t11, t22, t12, det_t, dist_t, diff_t)
+    return q1, q2, c, det, dist, diff, c + w * (tdot12 * theta), unsure
+
+
+def _hybrid_step(quick: Callable, careful: Callable, q1, q2, c, det, dist, diff, theta, same):
+    """One layer: ``quick`` (:func:`_fast_step`) on every pair, ``careful`` (:func:`_layer_step`) on the pairs it
+    leaves unsure, gathered and scattered back (the variances are the same in both)."""
+    *state, unsure = quick(q1, q2, c, det, dist, diff, theta, same)
+    idx = torch.nonzero(unsure, as_tuple=True)
+    if idx[0].numel():
+        shape = c.shape
+        sub = careful(q1.expand(shape)[idx], q2.expand(shape)[idx], c[idx], det[idx], dist[idx], diff[idx], theta[idx],
+                      same[idx] if same is not None else None)
+        for s, v in zip(state[2:], sub[2:7]):  # fresh tensors of this step, never part of a graph (no gradient here)
+            s.index_put_(idx, v)
+    return (*state, same)
 
 
 def _dense(w: float, b: float, q1, q2, c, det, dist, diff):
