@@ -190,7 +190,11 @@ def compose(x1: torch.Tensor, x2: torch.Tensor | None, hidden_layers: int, sigma
         entries = n1 * n2
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x1, x2))
     step, combine = _plan(layer, None if needs_grad else fast, w, b, entries * max(hidden_layers, 1), needs_grad, x1)
-    states = [_dense(w, b, *input_moments(x1[r], x2[k], combine)) for r, k in blocks]  # the input moments per block
+    if len(blocks) >= 4:  # the input moments per block (the lower triangle's share is worth its calls)
+        states = [_dense(w, b, *input_moments(x1[r], x2[k], combine)) for r, k in blocks]
+    else:
+        q1, q2, c, det, dist, diff = input_moments(x1, x2, combine)
+        states = [_dense(w, b, q1[r], q2[:, k], c[r, k], det[r, k], dist[r, k], diff[r, k]) for r, k in blocks]
     states = [(*state, state[2], _same(state[4])) for state in states]  # + (Θ = K¹, identical pairs)
     for l in range(1, hidden_layers + 2):
         _check(l, states, name, hidden_layers, sigma_w2, sigma_b2, activation)
