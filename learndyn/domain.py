@@ -118,20 +118,29 @@ class ArrayParam:
         n = value.shape[-1]
         if value.shape[-2] != n:
             return f"is not square (shape {tuple(value.shape)})"
-        value = value.detach()
+        given, value = value, value.detach()
         eps = torch.finfo(value.dtype).eps
         scale = float(value.abs().max()) if value.numel() else 0.0
         asym = float((value - value.mT).abs().max()) if value.numel() else 0.0
         if asym > 64 * n * eps * scale:
             return f"is not symmetric (max |Θ − Θᵀ| = {asym:.3g}, max |Θ| = {scale:.3g})"
         sym = (value + value.mT) / 2
+        if value.numel() and value.dim() == 2:
+            # cheap first: a Cholesky factorisation of Θ itself (kept for a solve with this very matrix, see
+            # learndyn.numerics.spectral.remember_cholesky), else of Θ + 64 n ε max diag(Θ) I: λ_max ≥ max diag(Θ), so
+            # either proves the bound below up to the factorisation's own round-off; only where both fail do the
+            # eigenvalues decide (and name the smallest): an eigenvalue solve costs about 6 factorisations
+            from learndyn.numerics.spectral import remember_cholesky
+
+            factor, info = torch.linalg.cholesky_ex(sym)
+            if int(info) == 0:
+                remember_cholesky(given, factor)
+                return None
         if value.numel():
-            # cheap first: λ_max ≥ max diag(Θ), so a Cholesky factorisation of Θ + 64 n ε max diag(Θ) I proves the
-            # bound below up to the factorisation's own round-off; only where it fails do the eigenvalues decide
-            # (and name the smallest): an eigenvalue solve costs about 6 factorisations
             shift = 64 * n * eps * max(float(torch.diagonal(sym, dim1=-2, dim2=-1).max()), 0.0)
-            eye = torch.eye(n, dtype=sym.dtype, device=sym.device)
-            _, info = torch.linalg.cholesky_ex(sym + shift * eye)
+            shifted = sym.clone()
+            torch.diagonal(shifted, dim1=-2, dim2=-1).add_(shift)
+            _, info = torch.linalg.cholesky_ex(shifted)
             if bool((info == 0).all()) and shift > 0:
                 return None
         lam = torch.linalg.eigvalsh(sym)

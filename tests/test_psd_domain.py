@@ -42,3 +42,21 @@ def test_round_off_negative_eigenvalues_pass() -> None:
     theta = _gram(60, 10)  # rank 10: 50 zero eigenvalues, computed as ±1e-14
     noise = torch.randn(60, 60, generator=torch.Generator().manual_seed(4), dtype=F64) * 1e-15 * float(theta.abs().max())
     assert spec.psd_violation(theta + (noise + noise.T) / 2) is None
+
+
+def test_the_check_factor_is_reused_only_for_the_same_unchanged_matrix() -> None:
+    """The domain check's Cholesky factor serves the solve of that very matrix: not after an in-place change (its
+    version counter moves), not for another matrix; mean_prediction's value is the solve's either way."""
+    from learndyn.numerics import spectral
+
+    theta = _gram(30, 40)
+    spec = ArrayParam(2, "(n, n)", psd=True)
+    assert spec.psd_violation(theta) is None
+    assert spectral._recalled_cholesky(theta) is not None
+    assert spectral._recalled_cholesky(theta.clone()) is None
+    theta.mul_(2.0)  # in place: the remembered factor is stale
+    assert spectral._recalled_cholesky(theta) is None
+    y = torch.randn(30, 1, generator=torch.Generator().manual_seed(8), dtype=F64)
+    kst = torch.randn(5, 30, generator=torch.Generator().manual_seed(9), dtype=F64)
+    got = learndyn.function("mean_prediction")(kst, theta, y)
+    torch.testing.assert_close(got, kst @ torch.linalg.solve(theta, y), rtol=1e-9, atol=0)

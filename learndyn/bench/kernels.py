@@ -1,5 +1,7 @@
 """Group ``kernels``: the infinite-width NNGP and NTK together (:func:`learndyn.kernels`, one pass over the layers)
-against neural-tangents (an optional baseline, when it is installed) and a naive torch recursion, on ``K(x, x)``.
+against neural-tangents (an optional baseline, when it is installed) and a naive torch recursion, on ``K(x, x)``;
+and the NTK predictions (``mse_test_prediction``, ``mean_prediction``) against neural-tangents' ``gradient_descent_mse``
+and the textbook eigendecomposition.
 
 neural-tangents runs its own ``stax.serial([Dense, act] × L, Dense)`` kernel function (NTK parameterisation, the
 same ``σ_w²``, ``σ_b²``), jitted with float64 (``jax_enable_x64``) and asked for ``('nngp', 'ntk')`` in one call; its
@@ -24,7 +26,7 @@ import learndyn
 from learndyn.bench.report import Row
 from learndyn.bench.timing import measure
 
-__all__ = ["naive_kernel", "naive_kernels", "run_kernels", "neural_tangents"]
+__all__ = ["naive_kernel", "naive_kernels", "naive_test_prediction", "run_kernels", "neural_tangents"]
 
 GROUP = "kernels"
 #: (activation, σ_w², σ_b²) of the comparison
@@ -70,10 +72,10 @@ def neural_tangents() -> dict | None:
         jax.config.update("jax_enable_x64", True)
         import jax.numpy as jnp
         import neural_tangents as nt
-        from neural_tangents import stax
+        from neural_tangents import predict, stax
     except Exception:  # noqa: BLE001 - an optional baseline: any import failure means "not installed"
         return None
-    return {"jax": jax, "jnp": jnp, "stax": stax, "name": f"neural-tangents {nt.__version__} (jax {jax.__version__}, "
+    return {"jax": jax, "jnp": jnp, "stax": stax, "predict": predict, "name": f"neural-tangents {nt.__version__} (jax {jax.__version__}, "
             f"jit, float64)"}
 
 
@@ -124,7 +126,7 @@ def run_kernels(*, device: str, quick: bool, progress=None) -> list[Row]:
                 xj = nt["jnp"].asarray(x.cpu().numpy())
                 timing = measure(lambda: fn(xj), repeats=repeats, warmup=warmup, budget=None)
                 theirs = timing.median
-                k, th = (torch.from_numpy(__import__("numpy").asarray(a)) for a in fn(xj))
+                k, th = (torch.from_numpy(__import__("numpy").array(a)) for a in fn(xj))
                 details |= {"neural_tangents_first_call_seconds": timing.first,
                             "max_relative_difference_to_neural_tangents": max(_relative(pair.nngp.cpu(), k),
                                                                                _relative(pair.ntk.cpu(), th))}
@@ -134,4 +136,61 @@ def run_kernels(*, device: str, quick: bool, progress=None) -> list[Row]:
                             note=note, details=details))
             rows.append(Row(GROUP, f"{label} vs naive torch", "s", ours.median, naive.median,
                             "neural-tangents' recursion, naive torch (no carried gaps)", "speedup", details=details))
+    return rows + _prediction_rows(device=device, quick=quick, nt=nt, progress=progress)
+
+
+def naive_test_prediction(t: float, lr: float, k_test_train: torch.Tensor, k_train_train: torch.Tensor,
+                          y: torch.Tensor, f0: torch.Tensor, f0_test: torch.Tensor) -> torch.Tensor:
+    """The textbook test prediction: ``f0* + Θ_{*X} V diag((1 − e^{−sλ})/λ) Vᵀ (Y − f0)``, ``s = lr t/(n k)``."""
+    n, k = y.shape
+    lam, vec = torch.linalg.eigh(k_train_train)
+    s = lr * t / (n * k)
+    return f0_test + k_test_train @ (vec @ (((1 - torch.exp(-s * lam)) / lam)[:, None] * (vec.T @ (y - f0))))
+
+
+def _prediction_rows(*, device: str, quick: bool, nt: dict | None, progress=None) -> list[Row]:
+    """``mse_test_prediction`` at ``t`` and ``mean_prediction`` (``t = ∞``) on an NTK of ``n`` training and 500 test
+    points, against neural-tangents' ``gradient_descent_mse`` (its eigendecomposition, resp. Cholesky solve, done
+    inside the timed call, as learndyn's) and the textbook eigendecomposition in torch."""
+    sizes, n_test = ((16,), 8) if quick else ((500, 2000), 500)
+    repeats, warmup = (1, 0) if quick else (5, 1)
+    rows: list[Row] = []
+    test, mean = learndyn.function("mse_test_prediction"), learndyn.function("mean_prediction")
+    for n in sizes:
+        if progress:
+            progress(f"kernels: predictions, n = {n}")
+        g = torch.Generator().manual_seed(6)
+        x = torch.randn(n + n_test, 64, dtype=torch.float64, generator=g).to(device)
+        theta = learndyn.kernels(x, None, 3, 2.0, 0.1, "relu").ntk
+        ktt, kst = theta[:n, :n].contiguous(), theta[n:, :n].contiguous()
+        y = torch.randn(n, 1, dtype=torch.float64, generator=g).to(device)
+        f0, f0s = torch.zeros_like(y), torch.zeros(n_test, 1, dtype=torch.float64, device=device)
+        t, lr = 10.0, 1.0
+        cases = (("mse_test_prediction (t = 10)", lambda: test(t, lr, kst, ktt, y, f0, f0s), t),
+                 ("mean_prediction (t = ∞)", lambda: mean(kst, ktt, y), None))
+        naive = measure(lambda: naive_test_prediction(t, lr, kst, ktt, y, f0, f0s), repeats=repeats, warmup=warmup,
+                        device=device, budget=None)
+        for what, fn, at in cases:
+            ours = measure(fn, repeats=repeats, warmup=warmup, device=device, budget=None)
+            label = f"{what}, ReLU NTK of {n} training and {n_test} test points"
+            theirs, note, details = None, "neural-tangents is not installed (an optional baseline)", {"n": n}
+            if nt is not None:
+                jnp, predict = nt["jnp"], nt["predict"]
+                jk, jks, jy = (jnp.asarray(a.cpu().numpy()) for a in (ktt, kst, y))
+                z, zs = jnp.zeros((n, 1)), jnp.zeros((n_test, 1))
+
+                def gd_mse(at=at):
+                    out = predict.gradient_descent_mse(jk, jy, learning_rate=lr)(at, z, zs, jks)
+                    return [o.block_until_ready() for o in out]
+                theirs = measure(gd_mse, repeats=repeats, warmup=warmup, budget=None).median
+                mine = fn().cpu().numpy()
+                details["max_relative_difference_to_neural_tangents"] = float(
+                    abs(mine - __import__("numpy").asarray(gd_mse()[1])).max() / max(abs(mine).max(), 1e-300))
+                note = ""
+            rows.append(Row(GROUP, f"{label} vs neural-tangents' gradient_descent_mse", "s", ours.median, theirs,
+                            nt["name"] if nt is not None else "neural-tangents", "speedup", goal=1.0, goal_op=">=",
+                            note=note, details=details))
+            if at is not None:
+                rows.append(Row(GROUP, f"{label} vs the textbook eigendecomposition", "s", ours.median, naive.median,
+                                "V diag((1 − e^{−sλ})/λ) Vᵀ in torch", "speedup", details=details))
     return rows

@@ -43,6 +43,7 @@ Everything stays on the inputs' device and dtype (float32/float64, CPU/CUDA).
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -208,12 +209,30 @@ def _eigh_pinv_factors(theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return vecs, inv
 
 
+#: the last Cholesky factor of a matrix's symmetric part that a domain check computed: ``(weak reference to the
+#: matrix, its version counter, the factor)``; a solve with that very matrix, unchanged since, reuses it
+_LAST_FACTOR: list = [None]
+
+
+def remember_cholesky(matrix: torch.Tensor, factor: torch.Tensor) -> None:
+    """Keep ``factor`` (the Cholesky factor of ``(matrix + matrixᵀ)/2``) for :func:`psd_solve` with ``matrix``."""
+    _LAST_FACTOR[0] = (weakref.ref(matrix), matrix._version, factor)
+
+
+def _recalled_cholesky(matrix: torch.Tensor) -> torch.Tensor | None:
+    entry = _LAST_FACTOR[0]
+    if entry is not None and entry[0]() is matrix and entry[1] == matrix._version:
+        return entry[2]
+    return None
+
+
 class _PsdSolve(torch.autograd.Function):
-    r"""``x = Θ⁻¹ r``; backward ``∂L/∂r = Θ⁻¹ g``, ``∂L/∂Θ = −sym((Θ⁻¹ g) xᵀ)``, reusing the forward factorisation."""
+    r"""``x = Θ⁻¹ r``; backward ``∂L/∂r = Θ⁻¹ g``, ``∂L/∂Θ = −sym((Θ⁻¹ g) xᵀ)``, reusing the forward factorisation
+    (or one computed for the same matrix by its domain check)."""
 
     @staticmethod
-    def forward(ctx, theta, rhs):
-        chol, info = torch.linalg.cholesky_ex(theta)
+    def forward(ctx, theta, rhs, factor=None):
+        chol, info = (factor, 0) if factor is not None else torch.linalg.cholesky_ex(theta)
         if int(info) == 0:
             ctx.mode = "chol"
             inv = torch.empty(0, dtype=theta.dtype, device=theta.device)
@@ -235,7 +254,7 @@ class _PsdSolve(torch.autograd.Function):
         else:
             y = first @ (inv[:, None] * (first.mT @ grad))
         grad_theta = -_sym(y @ x.mT) if ctx.needs_input_grad[0] else None
-        return grad_theta, (y if ctx.needs_input_grad[1] else None)
+        return grad_theta, (y if ctx.needs_input_grad[1] else None), None
 
 
 def psd_solve(theta: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
@@ -250,5 +269,8 @@ def psd_solve(theta: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     the kept eigenspace)."""
     vector = rhs.dim() == 1
     r = rhs[:, None] if vector else rhs
-    x = _PsdSolve.apply(_sym(theta), r)
+    factor = _recalled_cholesky(theta)
+    if factor is not None and (factor.dtype != theta.dtype or factor.device != theta.device):
+        factor = None
+    x = _PsdSolve.apply(_sym(theta), r, factor)
     return x[:, 0] if vector else x
