@@ -168,8 +168,9 @@ def compose(x1: torch.Tensor, x2: torch.Tensor | None, hidden_layers: int, sigma
 
     ``fast`` (the activation's fast layer, where it has one: the maps' forms, ``det_T = T11 T22 − T12²`` and ``dist_T =
     T11 + T22 − 2 T12`` by their definitions) runs on every pair; the carried ``layer`` only where the definitions
-    cancel: where ``T11 T22 + T12² > FAST_CONDITION |det_T|`` or ``T11 + T22 + 2|T12| > FAST_CONDITION dist_T``, and at
-    identical pairs. The maps are exact to a few units of round-off ``u`` each, so a kept ``det_T`` or ``dist_T`` is
+    cancel: where ``T11 T22 + T12² > FAST_CONDITION |det_T|`` or ``T11 + T22 + 2|T12| > FAST_CONDITION dist_T``
+    (identical pairs keep ``T12 = T11`` and zero gaps in the fast step itself). The maps are exact to a few units of
+    round-off ``u`` each, so a kept ``det_T`` or ``dist_T`` is
     within about ``(4·FAST_CONDITION + 1) u < 2^{−46}`` of itself; where a gradient is needed the carried layer runs
     everywhere."""
     symmetric = x2 is None
@@ -241,24 +242,26 @@ def _plan(layer: Callable, fast: Callable | None, w: float, b: float, work: int,
     return step, combine
 
 
-def _compiled_plain(key: tuple, fn: Callable) -> Callable:
-    """``fn`` compiled once per ``key`` (dynamic shapes), falling back to ``fn`` itself where compiling fails."""
+def _compiled_plain(key: tuple, fn: Callable, eager: Callable | None = None) -> Callable:
+    """``fn`` compiled once per ``key`` (dynamic shapes), falling back to ``eager`` (default ``fn`` itself; eager from
+    then on, with one warning) where compiling fails."""
     from learndyn.fused import compile_accurately
 
+    eager = fn if eager is None else eager
     compiled = _COMPILED.get(key)
     if compiled is None:
         compiled = _COMPILED[key] = compile_accurately(fn, dynamic=True)
 
     def run(*args):
         if key in _FAILED:
-            return fn(*args)
+            return eager(*args)
         try:
             return compiled(*args)
         except Exception as error:  # noqa: BLE001 - any compile failure: eager from now on, said once
             _FAILED.add(key)
-            warnings.warn(f"learndyn: the input moments run eagerly; torch.compile failed ({error!r})",
+            warnings.warn(f"learndyn: the kernel composition runs eagerly; torch.compile failed ({error!r})",
                           RuntimeWarning, stacklevel=2)
-            return fn(*args)
+            return eager(*args)
     return run
 
 
@@ -266,23 +269,8 @@ def _compiled(key: tuple, step: Callable, layer: Callable, w_t: torch.Tensor, b_
               eager: Callable) -> Callable:
     """``step(layer, w_t, b_t, *state)`` compiled once per ``key`` (with dynamic shapes), falling back to ``eager``
     (and eager from then on, with one warning) where compiling fails."""
-    from learndyn.fused import compile_accurately
-
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        compiled = _COMPILED[key] = compile_accurately(functools.partial(step, layer), dynamic=True)
-
-    def run(*state):
-        if key in _FAILED:
-            return eager(*state)
-        try:
-            return compiled(w_t, b_t, *state)
-        except Exception as error:  # noqa: BLE001 - any compile failure: eager from now on, said once
-            _FAILED.add(key)
-            warnings.warn(f"learndyn: the kernel composition runs eagerly; torch.compile failed ({error!r})",
-                          RuntimeWarning, stacklevel=2)
-            return eager(*state)
-    return run
+    run = _compiled_plain(key, functools.partial(step, layer), lambda w, b, *state: eager(*state))
+    return lambda *state: run(w_t, b_t, *state)
 
 
 def _tensor_step(layer: Callable, w: torch.Tensor, b: torch.Tensor, *state):

@@ -56,11 +56,11 @@ def _legendre_nodes(n: int, dps: int = 40) -> tuple[list, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=None)
-def _rule() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(s, s_lo, c, c_lo, weight)``: ``s = sin²(θ/2)`` and ``c = cos²(θ/2)`` at the nodes in double-double (the
-    nodes' positions exact to ~1e-32, computed with mpmath) and the weights in ``θ``."""
+def _rule() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(s, s_lo, c, weight)``: ``s = sin²(θ/2)`` at the nodes in double-double (the nodes' positions exact to
+    ~1e-32, computed with mpmath), ``c = cos²(θ/2)`` and the weights in ``θ``."""
     x, w = _legendre_nodes(NODES)
-    s, s_lo, c, c_lo, weight = [], [], [], [], []
+    weight = []
     with mpmath.workdps(40):
         quarter = mpmath.pi / 2
         edges = [mpmath.mpf(0)] + [quarter * mpmath.mpf(2) ** (-k) for k in range(LEVELS, -1, -1)]  # 0, …, π/2
@@ -79,14 +79,13 @@ def _rule() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
         (nh, nl), (fh, fl) = pair(near), pair(far)
     # lower half: θ = φ (s = near); upper half: θ = π − φ (s = far, c = near)
     weight = np.array(weight)
-    return (np.concatenate([nh, fh]), np.concatenate([nl, fl]), np.concatenate([fh, nh]), np.concatenate([fl, nl]),
-            np.concatenate([weight, weight]))
+    return np.concatenate([nh, fh]), np.concatenate([nl, fl]), np.concatenate([fh, nh]), np.concatenate([weight, weight])
 
 
 @functools.lru_cache(maxsize=None)
 def _nodes(dtype: torch.dtype, device: str) -> tuple[torch.Tensor, ...]:
     """``(s, 1 − s, weight·s(1 − s), s_lo, split(s))`` as tensors."""
-    s, s_lo, c, _, w = _rule()
+    s, s_lo, c, w = _rule()
     as_t = lambda a: torch.tensor(a, dtype=dtype, device=device)  # noqa: E731
     return as_t(s), as_t(1 - s), as_t(w * s * c), as_t(s_lo), _dd.split(as_t(s))
 
