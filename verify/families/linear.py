@@ -21,6 +21,7 @@ from learndyn.verify.report import Check
 from learndyn.verify.tier_b import OUTPUT, Measurement, Richardson, SimulationCheck
 from learndyn.verify.tier_b.cases import batch_strategy, columns, pinned_batch
 from learndyn.verify.tier_b.observables import crossing_time, logit_between
+from learndyn.verify.validity.axis import lr_axis
 
 __all__ = ["SIMULATIONS", "CLAIM_CHECKS", "LR_LAMBDA"]
 
@@ -28,6 +29,14 @@ __all__ = ["SIMULATIONS", "CLAIM_CHECKS", "LR_LAMBDA"]
 LR_LAMBDA = 0.05
 MAX_STEPS = 40000
 RICHARDSON = Richardson(tol=1e-3)
+
+
+def run_lr(drawn, lam, sizes):
+    """The run's ``lr``: ``sizes["lr_lambda"]/λ`` exactly where a validity map sets it, else the drawn ``lr`` capped
+    at ``LR_LAMBDA/λ`` (``λ``: the largest Hessian eigenvalue at the optimum)."""
+    if "lr_lambda" in sizes:
+        return sizes["lr_lambda"] / lam
+    return torch.minimum(drawn, LR_LAMBDA / lam)
 
 
 def _declaration(name: str):
@@ -50,7 +59,7 @@ def simulate_scalar(case, sizes, device) -> Measurement:
 
     c = columns(case["points"], device)
     x, y, u0 = c["x"], c["y"], c["u0"]
-    lr = torch.minimum(c["lr"], LR_LAMBDA / (2 * x * y.abs()))  # Hessian eigenvalue 2 x |y| at the optimum
+    lr = run_lr(c["lr"], 2 * x * y.abs(), sizes)  # Hessian eigenvalue 2 x |y| at the optimum
     K = y / x
     flow = torch.log(0.95 * (K - u0) / (u0 * 0.05)) / (2 * x * y)
     steps = int(math.ceil(float((flow / lr).max())))
@@ -92,7 +101,7 @@ def deep_points(depths: tuple[int, ...], batch: int = 8) -> tuple[dict, ...]:
     return tuple(out)
 
 
-def _deep_runs(case, device, kind: str):
+def _deep_runs(case, device, kind: str, sizes=None):
     from learndyn.verify.simulate import simulate_deep_linear, whitened_dataset
 
     D = case["depth"]
@@ -102,7 +111,7 @@ def _deep_runs(case, device, kind: str):
     # GD is stable for lr < 2/λ, λ = D s^{2−2/D}; lr·λ <= LR_LAMBDA keeps the O(lr²) remainder far below the
     # tolerance (tau is raised where its draw is too small)
     lam = D * s.max() ** (2 - 2 / D)
-    tau = torch.maximum(tau, lam / LR_LAMBDA)
+    tau = torch.full_like(tau, float(lam / sizes["lr_lambda"])) if sizes and "lr_lambda" in sizes else torch.maximum(tau, lam / LR_LAMBDA)
     data = whitened_dataset(case["s"], n_in=5, n_out=4, n_examples=16, seed=case["seed"], device=device)
     uf = (0.9 if kind == "trajectory" else 0.5) * s  # the horizon: the slowest mode reaches 90 % of s (or s/2)
     t_end = _function("deep_mode_time")(s=s.expand_as(u0), u0=torch.minimum(u0, 0.45 * s), uf=uf.expand_as(u0),
@@ -118,7 +127,7 @@ def _deep_runs(case, device, kind: str):
 def simulate_deep_trajectory(with_depth: bool):
     """Mode strengths ``u_α^T W_D ⋯ W_1 v_α`` over the run, at lr and lr/2, for a trajectory result."""
     def simulate(case, sizes, device) -> Measurement:
-        D, s, u0, tau, (coarse, fine) = _deep_runs(case, device, "trajectory")
+        D, s, u0, tau, (coarse, fine) = _deep_runs(case, device, "trajectory", sizes)
         t = coarse.t.to(torch.float64).view(-1, 1, 1)
         args = dict(t=t, s=s, u0=u0, tau=tau.view(1, -1, 1), **({"depth": D} if with_depth else {}))
         return Measurement(args=args, observed={OUTPUT: coarse.mode_strengths}, fine={OUTPUT: fine.mode_strengths},
@@ -129,7 +138,7 @@ def simulate_deep_trajectory(with_depth: bool):
 def simulate_deep_time(with_depth: bool):
     """The time each mode takes from ``u0`` to ``s/2`` (interpolated in the logit between records), at lr and lr/2."""
     def simulate(case, sizes, device) -> Measurement:
-        D, s, u0, tau, runs = _deep_runs(case, device, "time")
+        D, s, u0, tau, runs = _deep_runs(case, device, "time", sizes)
         level = (0.5 * s).expand_as(u0)
         hits = [crossing_time(run.t.to(torch.float64), run.mode_strengths, level, logit_between(s.expand_as(u0))) / k
                 for k, run in zip((1, 2), runs)]
@@ -141,13 +150,95 @@ def simulate_deep_time(with_depth: bool):
     return simulate
 
 
+# -- validity maps: the lr axis, GD's first-order deviation and its stability limit ---------------------------------
+
+#: GD steps of the convergence probe: at lr·λ = 2(1 − ε) the distance to the optimum shrinks by 1 − 2ε per step
+CONVERGENCE_STEPS = 5000
+CONVERGED = 1e-6
+
+
+def _as_numpy(x) -> "np.ndarray":
+    import numpy as np
+
+    return np.asarray(torch.as_tensor(x, dtype=torch.float64).cpu())
+
+
+def _scalar_predicted(m: Measurement, value: float):
+    """``lr·|E(u(τ))|/K`` at every record (:func:`~learndyn.verify.validity.first_order.scalar_network_first_order`),
+    the worst record per configuration."""
+    from learndyn.verify.validity.first_order import scalar_network_first_order
+
+    a = m.args
+    u = _as_numpy(_function("scalar_trajectory")(**a))
+    E = scalar_network_first_order().coefficient(u, _as_numpy(a["u0"]), x=_as_numpy(a["x"]), y=_as_numpy(a["y"]))
+    return torch.as_tensor(abs(E) * _as_numpy(a["lr"]) / _as_numpy(m.scale)).amax(0)
+
+
+def _deep_predicted(kind: str):
+    """The same for a mode of a ``D``-layer network (``lr = 1/τ``): ``|E(u(τ))|/(τ s)`` at every record, or for a
+    hitting time ``|E(u_f)| / (f(u_f) t)`` relative to the time ``t`` (GD reaches ``u_f`` when ``u + lr E`` does)."""
+    def predicted(m: Measurement, value: float):
+        from learndyn.verify.validity.first_order import deep_mode_first_order
+
+        a = m.args
+        D = int(a.get("depth", 2))
+        fo = deep_mode_first_order(D)
+        s, u0, tau = (_as_numpy(a[k]) for k in ("s", "u0", "tau"))
+        if kind == "trajectory":
+            u = _as_numpy(_function("deep_mode_trajectory")(t=a["t"], s=a["s"], u0=a["u0"], tau=a["tau"], depth=D))
+            return torch.as_tensor(abs(fo.coefficient(u, u0, s=s)) / (tau * s)).amax(0).reshape(-1)
+        uf = _as_numpy(a["uf"])
+        t = _as_numpy(_function("deep_mode_time")(s=a["s"], u0=a["u0"], uf=a["uf"], tau=a["tau"], depth=D))
+        flow = D * uf ** (2 - 2 / D) * (s - uf)
+        return torch.as_tensor(abs(fo.coefficient(uf, u0, s=s)) / (flow * t)).reshape(-1)
+    return predicted
+
+
+def _scalar_diverges(case, value: float, device) -> bool:
+    """GD at ``lr·λ = value`` from 5 % above the optimum ``y/x`` of every configuration: whether some configuration is
+    not within ``1e-6`` of it after :data:`CONVERGENCE_STEPS` steps."""
+    from learndyn.verify.simulate import simulate_scalar_network
+
+    c = columns(case["points"], device)
+    x, y = c["x"], c["y"].abs()
+    K = y / x
+    run = simulate_scalar_network(x, y, 1.05 * K, value / (2 * x * y), CONVERGENCE_STEPS, device=device,
+                                  record_every=CONVERGENCE_STEPS)
+    end = run.u[-1]
+    return not bool((((end - K).abs() / K) < CONVERGED).all())
+
+
+def _deep_diverges(case, value: float, device) -> bool:
+    """GD at ``lr·λ = value`` (``λ = D s_max^{2−2/D}``) on the case's data from 5 % above every mode's optimum: whether
+    some mode is not within ``1e-6`` of its ``s`` after :data:`CONVERGENCE_STEPS` steps."""
+    from learndyn.verify.simulate import simulate_deep_linear, whitened_dataset
+
+    D = case.get("depth", 2)
+    s = torch.tensor(case["s"], dtype=torch.float64, device=device)
+    lam = D * float(s.max()) ** (2 - 2 / D)
+    data = whitened_dataset(case["s"], n_in=5, n_out=4, n_examples=16, seed=case["seed"], device=device)
+    run = simulate_deep_linear(data, D, value / lam, CONVERGENCE_STEPS, u0=(1.05 * s).view(1, -1), seed=case["seed"],
+                               device=device, record_every=CONVERGENCE_STEPS)
+    end = run.mode_strengths[-1, 0]
+    return not bool((((end - s).abs() / s) < CONVERGED).all())
+
+
+SCALAR_LR_AXIS = lr_axis(start=LR_LAMBDA, predicted=_scalar_predicted, diverges=_scalar_diverges,
+                         predicted_by="GD's first-order deviation lr·E(u) from the per-step map")
+
+
+def _deep_lr_axis(kind: str):
+    return lr_axis(start=LR_LAMBDA, predicted=_deep_predicted(kind), diverges=_deep_diverges,
+                   predicted_by="GD's first-order deviation lr·E(u) from the per-step map")
+
+
 def _scalar_check() -> SimulationCheck:
     r = _declaration("scalar_trajectory")
     only = ("x", "y", "u0", "lr")
     return SimulationCheck(
         result="scalar_trajectory", title="GD, scalar network, Richardson", method="gd",
         simulate=simulate_scalar, compare=RICHARDSON, strategy=lambda res: batch_strategy(res, only, 16),
-        points=({"points": pinned_batch(r, only, 16), "seed": 0},), examples_per_case=25)
+        points=({"points": pinned_batch(r, only, 16), "seed": 0},), examples_per_case=25, axes=(SCALAR_LR_AXIS,))
 
 
 def _deep_check(name: str, depths: tuple[int, ...] | None, kind: str) -> SimulationCheck:
@@ -157,7 +248,7 @@ def _deep_check(name: str, depths: tuple[int, ...] | None, kind: str) -> Simulat
     return SimulationCheck(
         result=name, title=f"GD, {layers} linear net, Richardson" + (", hitting time" if kind == "time" else ""),
         method="gd", simulate=simulate, compare=RICHARDSON, strategy=deep_strategy(depths),
-        points=deep_points(depths or (1, 3, 6)), examples_per_case=25)
+        points=deep_points(depths or (1, 3, 6)), examples_per_case=25, axes=(_deep_lr_axis(kind),))
 
 
 SIMULATIONS = (

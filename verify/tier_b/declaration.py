@@ -48,7 +48,11 @@ class SimulationCheck:
       only the corner hypothesis starts from);
     * ``sizes``: the simulation's sizes on a CPU (widths, networks, runs, steps), ``gpu_sizes`` overrides on a GPU;
     * ``examples_per_case``: ``learndyn verify --examples N`` draws ``N // examples_per_case`` cases besides the
-      pinned ones.
+      pinned ones;
+    * ``axes``: the hyperparameters ``learndyn validity`` may sweep past the simulation range
+      (:class:`~learndyn.verify.validity.Axis`: ``lr_axis``, ``width_axis``, or a parameter of the case); the map
+      runs ``simulate`` on the pinned points with the axis' value set, and measures the deviation as ``compare``
+      does, before any extrapolation (:mod:`learndyn.verify.validity`).
     """
 
     result: str
@@ -63,6 +67,7 @@ class SimulationCheck:
     sizes: Mapping[str, Any] = field(default_factory=dict)
     gpu_sizes: Mapping[str, Any] = field(default_factory=dict)
     examples_per_case: int = 50
+    axes: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
