@@ -6,6 +6,7 @@
 >>> f(t=100.0, x=1.0, y=2.0, u0=1e-3, lr=0.01)
 >>> learndyn.result("scalar_trajectory").proof          # declaration, derivation and proof record
 >>> learndyn.kernels(x, None, hidden_layers=10, sigma_w2=2.0, sigma_b2=0.1, activation="relu")  # NNGP and NTK
+>>> learndyn.validity_map("scalar_trajectory", "lr").contours  # where GD leaves the flow by 1 % and 10 %
 
 Importing the package is cheap: the public names are loaded on first use (PEP 562), so ``learndyn --help``,
 ``learndyn list`` and ``learndyn info`` never import torch or SymPy.
@@ -16,7 +17,7 @@ import importlib
 from typing import Any
 
 __all__ = ["results", "function", "result", "claims", "family_of", "figure_data", "kernels", "Kernels", "DomainError",
-           "__version__"]
+           "validity_map", "__version__"]
 __version__ = "0.1.0"
 
 #: public name -> the module that defines it (imported on first access)
@@ -30,6 +31,7 @@ _LAZY = {
     "kernels": "learndyn.kernel_pair",
     "Kernels": "learndyn.kernel_pair",
     "DomainError": "learndyn.domain",
+    "validity_map": "learndyn.verify.validity",
 }
 
 

@@ -1,4 +1,4 @@
-"""The ``learndyn`` command: list, info, eval, derive, verify, latex, data, figures, report, digits,
+"""The ``learndyn`` command: list, info, eval, derive, verify, validity, latex, data, figures, report, digits,
 similarity-experiment, bench.
 
 Start-up is cheap: this module imports click and the standard library only; torch, SymPy and the rest are
@@ -430,7 +430,9 @@ def figures(names, out, seed, device, quick, force) -> None:
 @click.option("--refresh", is_flag=True, help="Verify again even where a cached result matches.")
 @click.option("--no-pdf", is_flag=True, help="Write the LaTeX only.")
 @click.option("--force", is_flag=True, help="Overwrite a report already in the folder.")
-def report(names, out, examples, seed, device, tiers, quick_figures, refresh, no_pdf, force) -> None:
+@click.option("--validity", "with_validity", is_flag=True,
+              help="Also map every validity axis of the results (slow; maps already in OUT/validity are always drawn).")
+def report(names, out, examples, seed, device, tiers, quick_figures, refresh, no_pdf, force, with_validity) -> None:
     """The paper-ready report: derivations, verification tables, figures and provenance, built to PDF.
 
     NAMES are result names (`learndyn list` shows them, `learndyn info NAME` describes one); without NAMES, every
@@ -451,19 +453,19 @@ def report(names, out, examples, seed, device, tiers, quick_figures, refresh, no
     _check_device(device)
     start = time.perf_counter()
     steps: list[Progress] = []
-    units = {"verify": "check", "figures": "figure"}
+    units = {"verify": "check", "figures": "figure", "validity": "map"}
 
     def progress(step: str, total: int):
         if steps:
             steps[-1].close()
         bar = Progress(f"report: {step}", planned if step == "verify" else (total or None), unit=units.get(step, "step"))
         steps.append(bar)
-        return bar.done if step == "figures" else bar.start  # figures report each one as it is written
+        return bar.done if step in ("figures", "validity") else bar.start  # each reported as it is written
 
     config = VerifyConfig(examples=examples, seed=seed, device=device)
     try:
         files = write_report(out, list(names) or None, config=config, tiers=tiers, quick_figures=quick_figures,
-                             force=force, pdf=not no_pdf, refresh=refresh, progress=progress)
+                             force=force, pdf=not no_pdf, refresh=refresh, progress=progress, validity=with_validity)
     except (FileExistsError, KeyError, LatexError) as exc:
         for bar in steps:
             bar.close(summary=False)
@@ -480,6 +482,106 @@ def report(names, out, examples, seed, device, tiers, quick_figures, refresh, no
     if files.failed:
         click.echo(f"{len(files.failed)} checks FAILED: {', '.join(files.failed)}", err=True)
         raise SystemExit(1)
+
+
+# -- validity maps --------------------------------------------------------------------------------------------
+
+
+def _level_list(ctx, param, value: str) -> tuple[float, ...]:
+    try:
+        levels = tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected comma-separated deviations, e.g. 0.01,0.1")
+    if not levels or any(not 0 < lv < float("inf") for lv in levels):
+        raise click.BadParameter(f"{value!r}: every level must be a positive deviation (0.01 is 1 %)")
+    return levels
+
+
+def _axis_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    axes = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not axes:
+        raise click.BadParameter(f"{value!r}: expected comma-separated axes, e.g. lr,width")
+    return axes
+
+
+@main.command(short_help="Validity maps: where a theory stops holding along lr, width, ...")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--over", "axes", default=None, callback=_axis_list, metavar="AXES",
+              help="Comma-separated axes to sweep (default: every axis the result's checks declare).")
+@click.option("--level", "levels", default="0.01,0.1", show_default=True, callback=_level_list, metavar="LEVELS",
+              help="Comma-separated deviations whose contours are located.")
+@click.option("--seeds", default=3, show_default=True, type=POSITIVE, help="Independent maps, for the contours' uncertainty.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="The first seed.")
+@click.option("--bisections", default=5, show_default=True, type=POSITIVE, help="Halvings of each contour's bracket.")
+@click.option("--check", "check_index", default=None, type=click.IntRange(min=0),
+              help="Which of the result's simulation checks (default: the first that declares the axis).")
+@click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write OUT/validity/NAME-AXIS.{json,png,pdf} and OUT/validity/validity.tex (learndyn report -o OUT "
+                   "includes them).")
+@click.option("--json", "as_json", is_flag=True, help="Print the maps as JSON.")
+@click.option("--force", is_flag=True, help="Overwrite maps already in OUT.")
+@click.option("--module", default=None, metavar="PATH_OR_MODULE",
+              help="A user's family (its results' SIMULATIONS declare the axes), with --out.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="... whose generated module `learndyn derive --module MODULE --out DIR` wrote here.")
+def validity(names, axes, levels, seeds, seed, bisections, check_index, device, out, as_json, force, module, out_dir) -> None:
+    """Map where each result's theory stops holding: sweep AXES past the simulation range, measure the deviation of
+    simulation from theory (the result's own simulation check, before extrapolation) and locate where it crosses
+    each level, with its uncertainty over seeds; the first-order theory of the breakdown and the stability limit
+    are drawn beside it where they exist. NAMES are result names (`learndyn list`)."""
+    from learndyn.progress import Progress, clock
+    from learndyn.verify.runner import default_device
+    from learndyn.verify.validity import axes_of
+    from learndyn.verify.validity.output import format_maps, map_path, render_map, validity_latex, write_map
+    from learndyn.verify.validity.sweep import declared_axes, validity_map
+
+    _reject_claim_names(names)
+    if (module is None) != (out_dir is None):
+        raise click.UsageError("--module and --out go together")
+    device = device or default_device()
+    _check_device(device)
+    plan = []
+    for name in names:
+        try:
+            known = declared_axes(name, module, out_dir)
+        except KeyError as exc:
+            raise click.ClickException(_error_text(exc))
+        for axis in axes or known:
+            if axis not in known:
+                raise click.UsageError(f"{name} has no validity axis {axis!r}; its checks declare: "
+                                       f"{', '.join(known) if known else 'none'}")
+            plan.append((name, axis))
+    if out is not None and not force:
+        for name, axis in plan:
+            path = map_path(out, {"result": name, "axis": axis})
+            if path.exists():
+                raise click.ClickException(f"{path} exists; pass --force to overwrite it")
+    start = time.perf_counter()
+    maps = []
+    with Progress("validity", None, unit="run") as bar:
+        for name, axis in plan:
+            try:
+                m = validity_map(name, axis, levels=levels, seeds=seeds, seed=seed, device=device, check=check_index,
+                                 bisections=bisections, module=module, out_dir=out_dir, progress=bar.start)
+            except (KeyError, ValueError) as exc:
+                raise click.ClickException(_error_text(exc))
+            maps.append(m.to_json())
+    if out is not None:
+        for data in maps:
+            path = write_map(out, data, force=True)
+            render_map(data, path.with_suffix(".png"), path.with_suffix(".pdf"))
+            click.echo(f"wrote {path} and its figure", err=True)
+        tex = Path(out) / "validity" / "validity.tex"
+        tex.write_text(validity_latex(maps, folder="."), encoding="utf-8")
+        click.echo(f"wrote {tex}", err=True)
+    if as_json:
+        click.echo(json.dumps(maps, indent=1, sort_keys=True))
+    else:
+        click.echo(format_maps(maps))
+    click.echo(f"validity: done in {clock(time.perf_counter() - start)}", err=True)
 
 
 # -- experiments and benchmarks -----------------------------------------------------------------------------

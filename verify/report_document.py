@@ -200,14 +200,52 @@ def _similarity_section(names: list[str] | None, config: VerifyConfig, quick: bo
     return similarity_latex(data, results=None if names is None else set(names), figure=FIGURE in drawn)
 
 
+def _validity_section(out: Path, names: list[str] | None, config: VerifyConfig, compute: bool, seeds: int,
+                      tick) -> str:
+    """The validity maps of the chosen results (computed first with ``compute``), their figures and table."""
+    from learndyn.verify.validity.output import read_maps, render_map, validity_latex, write_map
+    from learndyn.verify.validity.sweep import declared_axes, validity_map
+
+    if compute:
+        chosen = names if names is not None else _mapped_results()
+        plan = [(n, a) for n in chosen for a in _axes_or_none(n, declared_axes)]
+        done = tick("validity", len(plan))
+        for n, a in plan:
+            write_map(out, validity_map(n, a, seeds=seeds, seed=config.seed, device=config.device).to_json(), force=True)
+            done(f"{n} along {a}")
+    maps = [m for m in read_maps(out) if names is None or m["result"] in names]
+    figures = {}
+    for m in maps:
+        key = f"validity-{m['result']}-{m['axis']}"
+        png, pdf = out / "figures" / f"{key}.png", out / "figures" / f"{key}.pdf"
+        render_map(m, png, pdf)
+        figures[key] = pdf
+    return validity_latex(maps, figures)
+
+
+def _axes_or_none(name: str, declared_axes) -> list[str]:
+    try:
+        return declared_axes(name)
+    except KeyError:
+        return []
+
+
+def _mapped_results() -> list[str]:
+    from learndyn.verify.families import simulations
+
+    return [n for n, checks in simulations().items() if any(getattr(c, "axes", ()) for c in checks)]
+
+
 def write_report(out: Path, names: list[str] | None = None, *, config: VerifyConfig = VerifyConfig(),
                  tiers: tuple[str, ...] = ("a", "b", "claims"), quick_figures: bool = False, force: bool = False,
                  pdf: bool = True, refresh: bool = False, progress: Callable[[str, int], Callable[[str], None]] | None = None,
-                 ) -> ReportFiles:
+                 validity: bool = False, validity_seeds: int = 3) -> ReportFiles:
     """Verify (or reuse the cached verification), render the figures, write the document and build its PDF.
 
     ``progress(step, total)`` returns the callback that step calls after each unit of work (a progress bar).
-    Raises ``FileExistsError`` rather than overwrite ``report.tex`` unless ``force``."""
+    The validity maps stored in ``out/validity/`` (``learndyn validity -o out``) of the chosen results are drawn in a
+    section of their own; with ``validity``, every axis of every chosen result is mapped first (``validity_seeds``
+    seeds each) and stored there. Raises ``FileExistsError`` rather than overwrite ``report.tex`` unless ``force``."""
     from learndyn.derive.latex import bibliography_bibtex, latex_document
     from learndyn.verify.figures import FIGURES, render_figures
     from learndyn.verify.verification_cache import cached_verification, provenance
@@ -231,8 +269,9 @@ def write_report(out: Path, names: list[str] | None = None, *, config: VerifyCon
     pdfs = {p.stem: p for p in paths if p.suffix == ".pdf"}
     figs = [(n, pdfs[n], FIGURES[n].caption, tuple(FIGURES[n].results)) for n in chosen if n in pdfs]
 
+    validity_section = _validity_section(out, names, config, validity, validity_seeds, tick)
     extra = "\n".join([verification_latex(checks), power_latex(verification.power) if verification.power else "",
-                       figures_latex(figs) if figs else "", _similarity_section(names, config, quick_figures, pdfs),
+                       figures_latex(figs) if figs else "", validity_section, _similarity_section(names, config, quick_figures, pdfs),
                        provenance_latex(provenance(config), key, reused)])
     tex.write_text(latex_document(names, bib="report", extra_body=extra,
                                   title="learndyn report: derivations, verification and figures",

@@ -31,6 +31,12 @@ MAX_STEPS = 40000
 RICHARDSON = Richardson(tol=1e-3)
 
 
+def fine_run(sizes) -> bool:
+    """Whether to run at ``lr/2`` too: a validity map measures the run at ``lr`` alone and says so with
+    ``sizes["fine_run"] = False`` (:data:`~learndyn.verify.validity.units.FINE_RUN`)."""
+    return bool(sizes.get("fine_run", True))
+
+
 def run_lr(drawn, lam, sizes):
     """The run's ``lr``: ``sizes["lr_lambda"]/λ`` exactly where a validity map sets it, else the drawn ``lr`` capped
     at ``LR_LAMBDA/λ`` (``λ``: the largest Hessian eigenvalue at the optimum)."""
@@ -64,9 +70,10 @@ def simulate_scalar(case, sizes, device) -> Measurement:
     flow = torch.log(0.95 * (K - u0) / (u0 * 0.05)) / (2 * x * y)
     steps = int(math.ceil(float((flow / lr).max())))
     coarse = simulate_scalar_network(x, y, u0, lr, steps, device=device)
-    fine = simulate_scalar_network(x, y, u0, lr / 2, 2 * steps, device=device, record_every=2)
+    fine = simulate_scalar_network(x, y, u0, lr / 2, 2 * steps, device=device, record_every=2) if fine_run(sizes) else None
     t = coarse.t.to(torch.float64).unsqueeze(1)
-    return Measurement(args=dict(t=t, x=x, y=y, u0=u0, lr=lr), observed={OUTPUT: coarse.u}, fine={OUTPUT: fine.u},
+    return Measurement(args=dict(t=t, x=x, y=y, u0=u0, lr=lr), observed={OUTPUT: coarse.u},
+                       fine=None if fine is None else {OUTPUT: fine.u},
                        reduce_dims=(0,), scale=K, where=f"scalar network, {x.numel()} configurations, seed {case['seed']}")
 
 
@@ -119,9 +126,10 @@ def _deep_runs(case, device, kind: str, sizes=None):
     steps = min(int(math.ceil(float(t_end.max()) * 1.2)), MAX_STEPS)
     # hitting times need dense records, the same at both step sizes (Richardson would not remove their error)
     every = max(1, steps // (4000 if kind == "time" else 200))
+    rates = ((1, 1.0), (2, 0.5)) if fine_run(sizes) else ((1, 1.0),)
     runs = [simulate_deep_linear(data, D, k_lr / tau, k * steps, u0=u0, seed=case["seed"], device=device,
-                                 record_every=k * every) for k, k_lr in ((1, 1.0), (2, 0.5))]
-    return D, s, u0, tau, runs
+                                 record_every=k * every) for k, k_lr in rates]
+    return D, s, u0, tau, runs + [None] * (2 - len(runs))
 
 
 def simulate_deep_trajectory(with_depth: bool):
@@ -130,7 +138,8 @@ def simulate_deep_trajectory(with_depth: bool):
         D, s, u0, tau, (coarse, fine) = _deep_runs(case, device, "trajectory", sizes)
         t = coarse.t.to(torch.float64).view(-1, 1, 1)
         args = dict(t=t, s=s, u0=u0, tau=tau.view(1, -1, 1), **({"depth": D} if with_depth else {}))
-        return Measurement(args=args, observed={OUTPUT: coarse.mode_strengths}, fine={OUTPUT: fine.mode_strengths},
+        return Measurement(args=args, observed={OUTPUT: coarse.mode_strengths},
+                           fine=None if fine is None else {OUTPUT: fine.mode_strengths},
                            reduce_dims=(0,), scale=s.view(1, 1, -1), where=f"D = {D}, s = {case['s']}, seed {case['seed']}")
     return simulate
 
@@ -141,11 +150,11 @@ def simulate_deep_time(with_depth: bool):
         D, s, u0, tau, runs = _deep_runs(case, device, "time", sizes)
         level = (0.5 * s).expand_as(u0)
         hits = [crossing_time(run.t.to(torch.float64), run.mode_strengths, level, logit_between(s.expand_as(u0))) / k
-                for k, run in zip((1, 2), runs)]
+                for k, run in zip((1, 2), runs) if run is not None]
         if any(bool(h.isnan().any()) for h in hits):
             raise RuntimeError("a mode never reached s/2 within the run")
         args = dict(s=s.expand_as(u0), u0=u0, uf=level, tau=tau.unsqueeze(1), **({"depth": D} if with_depth else {}))
-        return Measurement(args=args, observed={OUTPUT: hits[0]}, fine={OUTPUT: hits[1]}, scale=None,
+        return Measurement(args=args, observed={OUTPUT: hits[0]}, fine={OUTPUT: hits[1]} if len(hits) > 1 else None, scale=None,
                            where=f"D = {D}, s = {case['s']}, seed {case['seed']}")
     return simulate
 

@@ -50,9 +50,11 @@ class FirstOrderGD:
         """``E`` at strength ``u`` from ``u0`` (the flow's own ``u(τ)``), broadcasting."""
         # the logarithms of the integral may be of negative factors whose ratio is positive (``ln(ux − y) −
         # ln(u0 x − y)`` below the plateau): evaluated on complex numbers, their imaginary parts cancel
-        value = self._numeric(np.asarray(u, dtype=complex), np.asarray(u0, dtype=complex),
-                              *(np.asarray(params[str(p)], dtype=complex) for p in self.params))
-        return np.real(np.asarray(value))
+        with np.errstate(all="ignore"):
+            value = np.real(np.asarray(self._numeric(np.asarray(u, dtype=complex), np.asarray(u0, dtype=complex),
+                                                     *(np.asarray(params[str(p)], dtype=complex) for p in self.params))))
+        # at a fixed point of the flow (u = s to round-off) E = f(u)·∫… is 0·ln 0 = 0
+        return np.where(np.isfinite(value), value, 0.0)
 
 
 def _quadrature(integrand: Callable, a: float, b: float, nodes: int = 64, pieces: int = 8) -> float:

@@ -20,7 +20,7 @@ from learndyn.verify.validity.search import Bracket, bracket_of, contour_search,
 from learndyn.verify.validity.units import Evaluation, WorkUnit, evaluate_unit, resolve, serial_map
 
 __all__ = ["ValidityMap", "Contour", "Limit", "SweepPoint", "validity_map", "axes_of", "LEVELS", "BISECTIONS",
-           "LIMIT_BISECTIONS"]
+           "LIMIT_BISECTIONS", "declared_axes"]
 
 LEVELS = (0.01, 0.1)
 BISECTIONS = 5
@@ -144,8 +144,11 @@ def _cases(check, seed: int) -> list[dict]:
 
 
 def _run_lockstep(searches: dict[int, Any], units_of: Callable[[int, float], list[WorkUnit]],
-                  combine: Callable[[int, float, list[Evaluation]], Any], executor) -> dict[int, Any]:
-    """Advance every seed's search (a generator) round by round; each round's units go to ``executor`` at once."""
+                  combine: Callable[[int, float, list[Evaluation]], Any], executor,
+                  known: dict[tuple[int, float], Any] | None = None) -> dict[int, Any]:
+    """Advance every seed's search (a generator) round by round; each round's units go to ``executor`` at once
+    (``known``: answers already measured, by seed and value, sent without simulating again)."""
+    known = {} if known is None else known
     pending: dict[int, float] = {}
     results: dict[int, Any] = {}
     for s, gen in searches.items():
@@ -154,10 +157,11 @@ def _run_lockstep(searches: dict[int, Any], units_of: Callable[[int, float], lis
         except StopIteration as stop:
             results[s] = stop.value
     while pending:
-        batch = {s: units_of(s, v) for s, v in pending.items()}
+        batch = {s: units_of(s, v) for s, v in pending.items() if (s, v) not in known}
         flat = [u for us in batch.values() for u in us]
-        evaluations = iter(executor(evaluate_unit, flat))
+        evaluations = iter(executor(evaluate_unit, flat) if flat else ())
         answers = {s: combine(s, pending[s], [next(evaluations) for _ in us]) for s, us in batch.items()}
+        answers.update({s: known[(s, v)] for s, v in pending.items() if (s, v) in known})
         pending = {}
         for s, answer in answers.items():
             try:
@@ -165,6 +169,17 @@ def _run_lockstep(searches: dict[int, Any], units_of: Callable[[int, float], lis
             except StopIteration as stop:
                 results[s] = stop.value
     return results
+
+
+def _once(value: float):
+    """A search of one value: yields it, returns what it was sent."""
+    answer = yield value
+    return answer
+
+
+def _identical(values) -> bool:
+    values = list(values)
+    return all(math.isfinite(v) for v in values) and max(values) - min(values) <= 1e-12 * max(abs(v) for v in values)
 
 
 def _log_slope(evals: dict[float, float], b: Bracket) -> float:
@@ -200,13 +215,14 @@ def _predicted_contour(axis: Axis, points: list[SweepPoint], level: float) -> fl
 
 def validity_map(result: str, axis: str, *, levels: Sequence[float] = LEVELS, seeds: int = 3, seed: int = 0,
                  device: str = "cpu", check: int | None = None, bisections: int = BISECTIONS,
-                 limit_bisections: int = LIMIT_BISECTIONS, tolerance: float = 0.25, executor=serial_map,
+                 limit_bisections: int = LIMIT_BISECTIONS, tolerance: float = 0.1, limit_tolerance: float = 0.02,
+                 executor=serial_map,
                  module: str | None = None, out_dir: str | None = None,
                  progress: Callable[[str], None] | None = None) -> ValidityMap:
     """The validity map of ``result`` along ``axis`` (module docstring). ``check``: which of its declared checks
     (default: the first that declares the axis); ``seeds`` maps, seeds ``seed, seed + 1, …``; ``tolerance``: how
-    far (relative) a measured contour may lie from the predicted one, or the measured divergence from the stability
-    limit, and still agree with it."""
+    far (relative) a measured contour may lie from the predicted one (beyond two of its standard errors) and still
+    agree with it; ``limit_tolerance``: how far the measured divergence may lie from the stability limit."""
     if not levels or any(not (0 < lv < math.inf) for lv in levels):
         raise ValueError(f"levels must be positive deviations (0.01 is 1 %), got {list(levels)}")
     if seeds < 1:
@@ -232,16 +248,27 @@ def validity_map(result: str, axis: str, *, levels: Sequence[float] = LEVELS, se
         points.append(SweepPoint(s, v, worst.deviation, worst.se, predicted, error))
         return worst.deviation
 
+    # the first round: every seed at the check's own setting; a simulation that does not depend on the seed (a
+    # deterministic GD run) gives every seed the same deviation, and then one seed is mapped
+    start = ax.rounded(ax.start)
+    first = _run_lockstep({s: _once(start) for s in seed_list}, units_of("deviation"), combine, executor)
+    notes = []
+    if len(seed_list) > 1 and _identical(first.values()):
+        notes.append(f"the simulation does not depend on the seed (seeds {', '.join(map(str, seed_list))} agree to "
+                     f"1e-12 at {ax.name} = {start:g}), so one seed is mapped")
+        seed_list = seed_list[:1]
+        points[:] = [p for p in points if p.seed == seed_list[0]]
     searches = {s: contour_search(ax, levels, bisections) for s in seed_list}
-    evals = _run_lockstep(searches, units_of("deviation"), combine, executor)
+    evals = _run_lockstep(searches, units_of("deviation"), combine, executor,
+                          known={(s, start): first[s] for s in seed_list})
     contours = [_contour(ax, lv, evals, [p for p in points], tolerance) for lv in sorted(levels)]
     limit = None
     if ax.limit is not None and ax.diverges is not None:
-        limit = _limit(ax, seed_list, units_of("divergence"), executor, limit_bisections, tolerance)
+        limit = _limit(ax, seed_list, units_of("divergence"), executor, limit_bisections, limit_tolerance)
     points.sort(key=lambda p: (p.seed, p.value))
     return ValidityMap(result, sim_check.title, sim_check.method, ax.name, ax.text, ax.key, float(ax.start), ax.grows,
                        sorted(levels), seed_list, device, {k: _plain(v) for k, v in sizes.items()}, contours, points,
-                       limit, ax.predicted_by, _comparison_text(sim_check))
+                       limit, ax.predicted_by, _comparison_text(sim_check), notes)
 
 
 def _plain(v):
@@ -249,8 +276,7 @@ def _plain(v):
 
 
 def _comparison_text(check) -> str:
-    from learndyn.verify.validity.deviation import __doc__ as doc  # noqa: F401 - the rules live there
-
+    """What the deviation measures for the check's comparison (:mod:`learndyn.verify.validity.deviation`)."""
     kind = type(check.compare).__name__
     return {"Richardson": "max over records of |u(lr) - theory| / scale (the GD run itself, not extrapolated)",
             "Statistical": "|mean over replicates of (sim - theory) / norm| (no allowance)",
@@ -258,7 +284,16 @@ def _comparison_text(check) -> str:
             "UpperBound": "(mean - bound) / bound where positive"}.get(kind, kind)
 
 
-def _chosen_check(result: str, axis: str, check: int | None, module, out_dir) -> tuple[int, Axis]:
+def declared_axes(result: str, module: str | None = None, out_dir: str | None = None) -> list[str]:
+    """The axes the checks of ``result`` declare, in order (``KeyError`` for a result with no check)."""
+    checks = _checks(result, module)
+    out: list[str] = []
+    for c in checks:
+        out += [a for a in axes_of(c) if a not in out]
+    return out
+
+
+def _checks(result: str, module: str | None):
     if module is None:
         from learndyn.verify.families import simulations
 
@@ -268,11 +303,15 @@ def _chosen_check(result: str, axis: str, check: int | None, module, out_dir) ->
 
             declaration(result)  # a KeyError naming the known results where the name is unknown
             raise KeyError(f"{result} declares no simulation check, so it has no validity map")
-    else:
-        from learndyn.verify.families import simulations_of_module
-        from learndyn.derive.families import import_family_module
+        return checks
+    from learndyn.derive.families import import_family_module
+    from learndyn.verify.families import simulations_of_module
 
-        checks = simulations_of_module(import_family_module(module)).get(result, ())
+    return simulations_of_module(import_family_module(module)).get(result, ())
+
+
+def _chosen_check(result: str, axis: str, check: int | None, module, out_dir) -> tuple[int, Axis]:
+    checks = _checks(result, module)
     indices = range(len(checks)) if check is None else [check]
     for i in indices:
         if not 0 <= i < len(checks):

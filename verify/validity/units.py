@@ -11,7 +11,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-__all__ = ["WorkUnit", "Evaluation", "evaluate_unit", "resolve", "serial_map"]
+__all__ = ["WorkUnit", "Evaluation", "evaluate_unit", "resolve", "serial_map", "FINE_RUN"]
+
+#: the size a Richardson check's simulation receives as ``False`` in a validity map: the map compares the run at
+#: ``lr`` itself, so the run at ``lr/2`` may be skipped (a simulator that ignores it only does more work)
+FINE_RUN = "fine_run"
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,10 @@ def evaluate_unit(unit: WorkUnit) -> Evaluation:
         out.diverged = bool(axis.diverges(unit.case, unit.value, unit.device))
         return out
     case, sizes = apply_axis(axis, unit.case, unit.sizes, unit.value)
+    from learndyn.verify.tier_b.comparison import Richardson
+
+    if isinstance(check.compare, Richardson):
+        sizes[FINE_RUN] = False
     try:
         measured = check.simulate(case, sizes, unit.device)
     except Exception as exc:  # noqa: BLE001 - past its range a simulation may fail: that is a breakdown, recorded
