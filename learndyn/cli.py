@@ -506,7 +506,7 @@ def _axis_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
     return axes
 
 
-@main.command(short_help="Validity maps: where a theory stops holding along lr, width, ...")
+@main.command(short_help="Validity maps: where a theory stops holding (lr, width).")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--over", "axes", default=None, callback=_axis_list, metavar="AXES",
               help="Comma-separated axes to sweep (default: every axis the result's checks declare).")
