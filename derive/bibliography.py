@@ -20,6 +20,7 @@ class Reference:
     kind: str = "inproceedings"
 
     def bibtex(self, key: str) -> str:
+        """The BibTeX entry of this reference under ``key``."""
         field = "booktitle" if self.kind == "inproceedings" else "journal"
         # the title's capitals are protected by braces so that bibliography styles keep them
         return "\n".join([
@@ -36,6 +37,7 @@ class Reference:
         return f"{names}. {self.title}. {self.venue} {self.year}."
 
 
+#: every paper a result cites, by BibTeX key
 REFERENCES: dict[str, Reference] = {
     "saxe2014exact": Reference(
         ("Saxe, Andrew M.", "McClelland, James L.", "Ganguli, Surya"),

@@ -51,6 +51,7 @@ class Param:
 
     @property
     def kind(self) -> str:
+        """``"int"``, ``"choice"`` or ``"float"``: how the parameter is drawn, checked and passed."""
         if isinstance(self.domain, IntParam):
             return "int"
         if isinstance(self.domain, ChoiceParam):
@@ -76,6 +77,7 @@ class Param:
 
     @property
     def tex(self) -> str:
+        """The parameter's LaTeX symbol (its declared ``latex``, else SymPy's rendering of its name)."""
         return self.latex if self.latex is not None else sp.latex(sp.Symbol(self.name))
 
 
@@ -100,6 +102,7 @@ class Between:
 
     @property
     def anchors(self) -> tuple[str, ...]:
+        """The names of the parameters this range lies between (and those its factor depends on)."""
         extra = tuple(sorted(s.name for s in self.factor.free_symbols)) if self.factor is not None else ()
         return tuple(x for x in (self.a, self.b) if isinstance(x, str)) + self.scale + extra
 
@@ -109,6 +112,7 @@ class Between:
         return f if exact else float(f)
 
     def value(self, point: dict, fraction: float) -> float:
+        """The value ``fraction`` of the way between the anchors at ``point`` (the other parameters' values)."""
         if self.factor is not None:
             inner = Between(self.a, self.b, self.lo, self.hi, self.scale, self.log)
             v = inner.value(point, fraction)
@@ -552,6 +556,7 @@ class Result:
     infinite_derivative: tuple[tuple[str, float, str], ...] = ()
 
     def param(self, name: str) -> Param:
+        """The declared parameter ``name`` (``KeyError`` if the result has none)."""
         for p in self.params:
             if p.name == name:
                 return p
@@ -559,10 +564,12 @@ class Result:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """The parameters' names, in the signature's order."""
         return tuple(p.name for p in self.params)
 
     @property
     def symbols(self) -> dict[str, sp.Symbol]:
+        """The parameters' SymPy symbols by name."""
         return {p.name: p.symbol for p in self.params}
 
 
@@ -589,6 +596,7 @@ class Family:
     bibliography: Mapping[str, str] = field(default_factory=dict)
 
     def result(self, name: str) -> Result:
+        """The family's result ``name`` (``KeyError`` if it has none)."""
         for r in self.results:
             if r.name == name:
                 return r

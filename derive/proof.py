@@ -19,6 +19,8 @@ class DerivationError(RuntimeError):
 
 @dataclass(frozen=True)
 class ProofStep:
+    """One step of a proof record: what was shown (``claim``) and how (``method``: symbolic or numeric, in words)."""
+
     claim: str
     method: str
 

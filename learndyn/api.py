@@ -32,6 +32,8 @@ def results(family: str | None = None) -> list[str]:
 
 
 def family_of(name: str) -> str:
+    """The family a result belongs to (its generated module's name, e.g. ``"linear"``); a ``KeyError`` naming the
+    known results for an unknown name."""
     if name not in MODULE_OF:
         raise unknown_name_error(name)
     return MODULE_OF[name]

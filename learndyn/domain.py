@@ -72,6 +72,7 @@ class Interval:
         return lo_ok & hi_ok
 
     def contains_float(self, x: float) -> bool:
+        """Whether the number ``x`` lies in the interval (its closed ends included)."""
         return bool(self.contains(torch.tensor(float(x), dtype=torch.float64)))
 
 

@@ -31,6 +31,14 @@ features of opposite class (unit ``k`` ↔ feature ``k``), both compared.
 * **starvation** (``starved_margin``, hinge): one path per feature (the decoupled model the theory assumes,
   :func:`~learndyn.verify.simulate.path_masks`); the rare feature's margin where the co-occurring examples reach
   margin 1, interpolated at the crossing like a hitting time; it must then stay frozen (asserted).
+
+Validity maps (``learndyn validity``, :mod:`learndyn.verify.validity`): every check declares an ``lr`` axis. The
+losses have no isolated optimum (the logistic margin grows without bound, the hinge loss is flat once it stops), so
+the axis' ``λ`` is the rate scale that ``KAPPA`` caps, per network: ``max L p r^{2/L}`` over its features (the mode
+runs), the bound on the weights' rate of the wrong-sign start, ``L P max(r1^{2/L}, q r2^{2/L})`` (starvation). Where
+a map sets ``sizes["lr_lambda"]`` each network's ``lr`` is exactly ``lr_lambda/λ`` (not the horizon-matched
+``lr ≤ KAPPA/λ``) and the common number of steps covers every network's horizon. No convergence probe: there is no
+optimum to converge to (the axis' ``lr·λ = 2`` is not a stability limit here).
 """
 from __future__ import annotations
 
@@ -43,6 +51,7 @@ from hypothesis import strategies as st
 
 from learndyn.verify.tier_b import OUTPUT, Measurement, Richardson, SharedRun, SimulationCheck, Statistical
 from learndyn.verify.tier_b.cases import pinned_batch
+from learndyn.verify.validity.axis import lr_axis
 
 __all__ = ["SIMULATIONS", "CLAIM_CHECKS", "KAPPA", "mode_runs", "train_modes", "flow_time_estimate"]
 
@@ -150,8 +159,10 @@ def _hinge_levels(m0: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
     return torch.where(level < 0.95, level, m0 * (1 / m0) ** frac)
 
 
-def train_modes(depth: int, m0: tuple, p: tuple, r: tuple, level: tuple, kappa: float, device: str) -> ModeRuns:
-    """Train the networks of a set of mode points (``m0``, ``p``, ``r``, ``level`` per point), at ``lr`` and ``lr/2``."""
+def train_modes(depth: int, m0: tuple, p: tuple, r: tuple, level: tuple, kappa: float, device: str,
+                lr_lambda: float | None = None) -> ModeRuns:
+    """Train the networks of a set of mode points (``m0``, ``p``, ``r``, ``level`` per point), at ``lr`` and ``lr/2``;
+    ``lr_lambda``: each network's ``lr`` is exactly ``lr_lambda/max L p r^{2/L}`` (a validity map)."""
     from learndyn.verify.simulate import decoupled_start, orthogonal_features, train_classifier
 
     m0_, lev, p_ = (_pair(v, device) for v in (m0, level, p))      # (B, 2)
@@ -164,8 +175,7 @@ def train_modes(depth: int, m0: tuple, p: tuple, r: tuple, level: tuple, kappa: 
                "hinge": 1.5 * flow_time_estimate(m0_, torch.ones_like(m0_), rate, depth, "hinge")}
     horizon = torch.cat([torch.where(valid, horizon[k], torch.zeros_like(rate)).amax(1) for k in LOSSES])
     fastest = torch.cat([rate.amax(1)] * 2)
-    steps = int(math.ceil(float((horizon * fastest).max()) / kappa))
-    lr = horizon / steps                                            # lr · L p r^{2/L} <= kappa for every mode
+    steps, lr = _steps_and_lr(horizon, fastest, kappa, lr_lambda)
     classes = torch.tensor([[1.0, -1.0]], dtype=F64, device=device)
     r2, p2, m02 = (torch.cat([x, x]) for x in (r_, p_, m0_))
     data = orthogonal_features(r2, p2, classes, device=device)
@@ -179,12 +189,29 @@ def train_modes(depth: int, m0: tuple, p: tuple, r: tuple, level: tuple, kappa: 
                     _hinge_levels(m0_, lev)[valid], lr_modes)
 
 
+def _steps_and_lr(horizon: torch.Tensor, rate: torch.Tensor, kappa: float,
+                  lr_lambda: float | None) -> tuple[int, torch.Tensor]:
+    """The common number of steps and each network's ``lr`` for flow-time horizons ``horizon`` at rate scales ``rate``
+    (both per network): ``lr·rate <= kappa``, each ``lr`` matched to its horizon; or, for a validity map,
+    ``lr = lr_lambda/rate`` exactly and enough steps for the longest horizon."""
+    if lr_lambda is None:
+        steps = int(math.ceil(float((horizon * rate).max()) / kappa))
+        return steps, horizon / steps                               # lr · rate <= kappa for every network
+    lr = lr_lambda / rate
+    return int(math.ceil(float((horizon / lr).max()))), lr
+
+
+def _lr_lambda(sizes) -> float | None:
+    """A validity map's ``lr·λ`` (``sizes["lr_lambda"]``), ``None`` outside a map."""
+    return float(sizes["lr_lambda"]) if "lr_lambda" in sizes else None
+
+
 def mode_runs(case, sizes, device) -> ModeRuns:
     """The GD runs of a mode case: the mode results' checks observe them (``SharedRun(mode_runs, …)``)."""
     pts = case["points"]
     col = lambda k: tuple(float(x[k]) for x in pts)  # noqa: E731
     return train_modes(int(case["depth"]), col("m0"), col("p"), col("r"), col("m"), float(sizes.get("kappa", KAPPA)),
-                      str(device))
+                      str(device), _lr_lambda(sizes))
 
 
 def _where(case, loss: str, runs: ModeRuns) -> str:
@@ -333,6 +360,9 @@ def rate_peak(m: torch.Tensor, lr: torch.Tensor, window: float = INFLECTION_WIND
             raise RuntimeError("the GD rate has no interior maximum (no inflection within the run)")
         x0 = float(xs[top])
         sel = (xs - x0).abs() <= window * x0
+        if int(sel.sum()) < 5:  # at a large lr (a validity map) the steps are too coarse to fit the quartic
+            raise RuntimeError(f"only {int(sel.sum())} GD steps within ±{window:.0%} of the rate's maximum: too few to "
+                               "fit its quartic")
         dx = xs[sel] - x0
         scale = float(dx.abs().max())
         V = torch.stack([(dx / scale) ** j for j in range(5)], -1)
@@ -385,7 +415,8 @@ def _crossing_time_estimate(m0, delta, p, r, loss: str) -> torch.Tensor:
     return (m0.abs() / 2 * (f * _WEIGHTS.to(m0.device)).sum(-1)) / (p * r)
 
 
-def _wrong_sign_runs(m0: tuple, delta: tuple, p: tuple, r: tuple, kappa: float, device: str):
+def _wrong_sign_runs(m0: tuple, delta: tuple, p: tuple, r: tuple, kappa: float, device: str,
+                     lr_lambda: float | None = None):
     from learndyn.verify.simulate import orthogonal_features, train_classifier, two_layer_start
 
     m0_, d_, p_ = (_pair(v, device) for v in (m0, delta, p))
@@ -399,8 +430,7 @@ def _wrong_sign_runs(m0: tuple, delta: tuple, p: tuple, r: tuple, kappa: float, 
                                      zero).amax(1) for loss in LOSSES])
     # the weights (a, v) move at rate p g r (eigenvalues ±p g r of the linear flow); the margin at p r (a² + v²) r
     rate = torch.cat([(p_ * r_ * torch.clamp(r_ * (a0 * a0 + v0 * v0), min=1.0)).amax(1)] * 2)
-    steps = int(math.ceil(float((horizon * rate).max()) / kappa))
-    lr = horizon / steps
+    steps, lr = _steps_and_lr(horizon, rate, kappa, lr_lambda)
     data = orthogonal_features(torch.cat([r_, r_]), torch.cat([p_, p_]), classes, device=device)
     start = two_layer_start(torch.cat([a0, a0]), torch.cat([v0, v0]), device=device)
     loss = ["logistic"] * len(m0) + ["hinge"] * len(m0)
@@ -416,7 +446,8 @@ def simulate_wrong_sign(case, sizes, device) -> list[Measurement]:
     pts = case["points"]
     col = lambda k: tuple(float(x[k]) for x in pts)  # noqa: E731
     coarse, fine, valid, m0, d, p, r = _wrong_sign_runs(col("m0"), col("delta"), col("p"), col("r"),
-                                                        float(sizes.get("kappa", KAPPA)), str(device))
+                                                        float(sizes.get("kappa", KAPPA)), str(device),
+                                                        _lr_lambda(sizes))
     out = []
     for loss in LOSSES:
         hc, hf = (flat_modes(first_crossing(run, torch.zeros((), dtype=F64)), valid, loss) for run in (coarse, fine))
@@ -435,13 +466,14 @@ STARVATION_COLUMNS = ("m10", "m20", "r1", "r2", "q", "class_fraction")
 
 def starvation_run(depth: int, values: dict[str, torch.Tensor], lr_scale: float, device: str, *, control: bool = False,
                    loss: str = "hinge", horizon: torch.Tensor | None = None, kappa: float = KAPPA,
-                   record_every: int = 1, paths: bool = True):
+                   record_every: int = 1, paths: bool = True, lr_lambda: float | None = None):
     """GD (one path per feature; ``paths=False``: fully connected) on
     :func:`~learndyn.verify.simulate.starvation_data` from the decoupled balanced
     start ``(m10, m20, m10)`` (feature 3: the other class); ``lr = κ/(L P max(r1^{2/L}, q r2^{2/L}))`` times
     ``lr_scale``,
     up to ``horizon`` (default: 1.2 × the time feature 1 alone takes to margin 1 under the hinge loss, a bound on
-    the starved margin's freezing time). Returns ``(run, lr)``."""
+    the starved margin's freezing time); ``lr_lambda`` (a validity map): ``lr = lr_lambda/(L P max(r1^{2/L},
+    q r2^{2/L}))`` exactly, times ``lr_scale``. Returns ``(run, lr)``."""
     from learndyn.verify.simulate import decoupled_start, path_masks, starvation_data, train_classifier
 
     v = values
@@ -452,8 +484,8 @@ def starvation_run(depth: int, values: dict[str, torch.Tensor], lr_scale: float,
     else:
         horizon = 1.2 * flow_time_estimate(v["m10"], torch.ones_like(v["m10"]), depth * P * v["r1"] ** (2.0 / depth),
                                            depth, "hinge")
-    steps = int(math.ceil(float((horizon * rate).max()) / kappa))
-    lr = horizon / steps * lr_scale
+    steps, lr = _steps_and_lr(horizon, rate, kappa, lr_lambda)
+    lr = lr * lr_scale
     k = int(round(1 / lr_scale))
     data = starvation_data(v["r1"], v["r2"], v["q"], P, control=control, device=device)
     m0 = torch.stack([v["m10"], v["m20"], v["m10"]], -1)
@@ -487,7 +519,7 @@ def simulate_starved(case, sizes, device) -> Measurement:
     depth = int(case["depth"])
     v = {k: torch.tensor([float(x[k]) for x in case["points"]], dtype=F64, device=device) for k in STARVATION_COLUMNS}
     kappa = float(sizes.get("kappa", KAPPA))
-    runs = [starvation_run(depth, v, s, str(device), kappa=kappa)[0] for s in (1.0, 0.5)]
+    runs = [starvation_run(depth, v, s, str(device), kappa=kappa, lr_lambda=_lr_lambda(sizes))[0] for s in (1.0, 0.5)]
     obs = [frozen_rare_margin(run) for run in runs]
     return Measurement(args=dict(**v, depth=depth), observed={OUTPUT: obs[0]}, fine={OUTPUT: obs[1]}, scale=None,
                        where=f"depth {depth}, hinge, {len(case['points'])} networks, seed {case['seed']}")
@@ -551,15 +583,20 @@ def _starved_points() -> tuple[dict, ...]:
     return tuple({"depth": d, "points": pts[(d - 1) * BATCH:d * BATCH], "seed": 30 + d} for d in (1, 2, 3))
 
 
+#: the lr axis of every check (module docstring): from the family's cap, no stability limit to probe
+LR_AXIS = lr_axis(start=KAPPA)
+
+
 def _checks() -> tuple[SimulationCheck, ...]:
     modes = mode_points((1, 2, 3))
-    common = dict(method="gd", compare=RICHARDSON, sizes={"kappa": KAPPA}, examples_per_case=EXAMPLES_PER_CASE)
+    common = dict(method="gd", compare=RICHARDSON, sizes={"kappa": KAPPA}, examples_per_case=EXAMPLES_PER_CASE,
+                  axes=(LR_AXIS,))
     return (
         SimulationCheck(result="classification_mode_trajectory", title="GD, ReLU nets, both losses, Richardson",
                         simulate=SharedRun(mode_runs, observe_trajectory), strategy=mode_strategy(), points=modes, **common),
         SimulationCheck(result="classification_mode_trajectory", title="GD, hinge stop: frozen bracket",
                         method="gd", compare=BRACKET, simulate=SharedRun(mode_runs, observe_hinge_stop), strategy=mode_strategy(),
-                        points=modes, sizes={"kappa": KAPPA}, examples_per_case=EXAMPLES_PER_CASE),
+                        points=modes, sizes={"kappa": KAPPA}, examples_per_case=EXAMPLES_PER_CASE, axes=(LR_AXIS,)),
         SimulationCheck(result="classification_mode_time", title="GD, ReLU nets, hitting time, Richardson",
                         simulate=SharedRun(mode_runs, observe_mode_time), strategy=mode_strategy(), points=modes, **common),
         SimulationCheck(result="hinge_stopping_time", title="GD, ReLU nets, hinge stop, Richardson",

@@ -29,6 +29,15 @@
   mask noise from the mean. Their known mean is a premise, checked on the runs (a mask sampler off its ``p`` would
   otherwise be corrected back to ``p`` unseen).
 
+Validity maps (``learndyn validity``, :mod:`learndyn.verify.validity`): every GD trajectory and hitting-time check
+declares an ``lr`` axis. Where a map sets ``sizes["lr_lambda"]`` the run's ``lr`` is exactly ``lr_lambda/λ`` (replacing
+the drawn ``tau``, not capped), ``λ`` the largest eigenvalue of the loss' Hessian at the optimum the run converges to:
+computed by autograd at that optimum for the decayed network and the marginalised autoencoder (the family's caps
+above are upper bounds on it), ``2 d s`` for an active dropout step (``d = 1``, or ``1/p`` inverted). The dropout
+hitting-time measurement then reports the always-on run at ``lr`` itself, not its Richardson extrapolation. Each
+axis with a deterministic simulation at an isolated optimum has a convergence probe (GD from 5 % off the optimum);
+``noise_equivalent_decay`` has no axis (it measures fixed points, which do not depend on ``lr``).
+
 The claims (at the end) are hand-written checks ``check(config) -> Check``, listed in ``REGULARISATION_CLAIMS``.
 """
 from __future__ import annotations
@@ -48,6 +57,7 @@ from learndyn.verify.tier_b import OUTPUT, Measurement, Richardson, SharedRun, S
 from learndyn.verify.tier_b.cases import batch_strategy, columns, pinned_batch
 from learndyn.verify.tier_b.estimators import control_variate_mean
 from learndyn.verify.tier_b.observables import crossing_time, logit_between
+from learndyn.verify.validity.axis import lr_axis
 
 __all__ = ["SIMULATIONS", "CLAIM_CHECKS", "REGULARISATION_CLAIMS", "FIXED_POINT_TOL"]
 
@@ -122,8 +132,10 @@ def simulate_weight_decay(case, sizes, device) -> Measurement:
     from learndyn.verify.simulate import simulate_deep_linear, whitened_dataset
 
     s, gamma, u0 = _tensor(case["s"], device), _tensor(case["gamma"], device), _tensor(case["u0"], device)
-    # the Hessian's largest eigenvalue is at most 2 max(s) + gamma: lr times it <= LR_LAMBDA
-    tau = torch.maximum(_tensor(case["tau"], device), (2 * s.max() + gamma) / LR_LAMBDA)
+    if "lr_lambda" in sizes:  # a validity map's lr: exactly lr_lambda/λ_max
+        tau = weight_decay_lambda(s, gamma) / sizes["lr_lambda"]
+    else:  # the Hessian's largest eigenvalue is at most 2 max(s) + gamma: lr times it <= LR_LAMBDA
+        tau = torch.maximum(_tensor(case["tau"], device), (2 * s.max() + gamma) / LR_LAMBDA)
     rate = s - gamma.unsqueeze(1)
     steps = min(MAX_STEPS, int(math.ceil(float((_horizon(rate, rate.clamp(min=0), u0) * tau.unsqueeze(1)).max()) * 1.2)))
     data = whitened_dataset(case["s"], n_in=4, n_out=4, n_examples=8, seed=case["seed"], device=device)
@@ -139,11 +151,13 @@ def simulate_weight_decay(case, sizes, device) -> Measurement:
 
 # -- the denoising autoencoder --------------------------------------------------------------------------------
 
-def _dae_setup(case, device):
+def _dae_setup(case, device, sizes):
     lam, eps, gamma = (_tensor(case[k], device) for k in ("lam", "eps", "gamma"))
     u0 = _tensor(case["u0"], device)
-    # the curvature of the per-layer map is at most 2 (lam + eps) + gamma: lr times it <= LR_LAMBDA
-    tau = torch.maximum(_tensor(case["tau"], device), (2 * (lam.max() + eps) + gamma) / LR_LAMBDA)
+    if "lr_lambda" in sizes:  # a validity map's lr: exactly lr_lambda/λ_max
+        tau = autoencoder_lambda(lam, eps, gamma) / sizes["lr_lambda"]
+    else:  # the curvature of the per-layer map is at most 2 (lam + eps) + gamma: lr times it <= LR_LAMBDA
+        tau = torch.maximum(_tensor(case["tau"], device), (2 * (lam.max() + eps) + gamma) / LR_LAMBDA)
     rate = lam - gamma.unsqueeze(1)
     plateau = (rate / (lam + eps.unsqueeze(1))).clamp(min=0)
     flow = _horizon(rate, plateau, u0) * tau.unsqueeze(1)
@@ -155,7 +169,7 @@ def simulate_dae_marginalised(case, sizes, device) -> Measurement:
     (inputs with covariance eigenvalues ``lam``), at lr and lr/2."""
     from learndyn.verify.simulate import covariance_dataset, simulate_autoencoder
 
-    lam, eps, gamma, u0, tau, flow = _dae_setup(case, device)
+    lam, eps, gamma, u0, tau, flow = _dae_setup(case, device, sizes)
     steps = min(MAX_STEPS, int(math.ceil(float(flow.max()) * 1.2)))
     every = max(1, steps // 200)
     data = covariance_dataset(case["lam"], 4, 16, seed=case["seed"], device=device)
@@ -179,24 +193,28 @@ def simulate_dae_sampled(case, sizes, device) -> Measurement:
     The standard error comes from the replicas' spread, so their number sets how far the 5-SE threshold is from a
     Gaussian one: with 64 a Student t with 63 degrees of freedom exceeds 5 with probability 5e-6 (16 would give
     1.6e-4). The spread itself is ``O(√(lr T eps lam/P))``, about 1e-3 at 1024 examples, so 5 SE of the extrapolated
-    mean stays near the ``1e-3`` tolerance and far below a 2 % error."""
+    mean stays near the ``1e-3`` tolerance and far below a 2 % error.
+
+    In a validity map (``sizes["lr_lambda"]``) only the run at ``lr`` is made (``fine`` is ``None``): the map's
+    deviation is that run's, and the ``lr/2`` run would be two thirds of the map's time."""
     from learndyn.verify.simulate import covariance_dataset, simulate_autoencoder
 
-    lam, eps, gamma, u0, tau, flow = _dae_setup(case, device)
+    lam, eps, gamma, u0, tau, flow = _dae_setup(case, device, sizes)
     flow = torch.minimum(flow, sizes["flow"] * tau.unsqueeze(1))
     steps = min(MAX_STEPS, int(math.ceil(float(flow.max()))))
     every = max(1, steps // 100)
     data = covariance_dataset(case["lam"], 4, sizes["examples"], seed=case["seed"], device=device)
+    sizes_lr = ((1, 1.0),) if "lr_lambda" in sizes else ((1, 1.0), (2, 0.5))
     runs = [simulate_autoencoder(data, k_lr / tau, k * steps, eps=eps, gamma=gamma, u0=u0, noise="sampled",
                                  sampler="wishart", replicas=sizes["replicas"], record_every=k * every,
-                                 seed=case["seed"] + k, device=device) for k, k_lr in ((1, 1.0), (2, 0.5))]
+                                 seed=case["seed"] + k, device=device) for k, k_lr in sizes_lr]
     t = runs[0].t.to(torch.float64).view(-1, 1, 1, 1)
     B, m = u0.shape
     scale = (lam / (lam + eps.unsqueeze(1))).view(1, B, 1, m)
     return Measurement(args=dict(t=t, lam=lam, eps=eps.view(1, -1, 1, 1), gamma=gamma.view(1, -1, 1, 1),
                                  u0=u0.view(1, B, 1, m), tau=tau.view(1, -1, 1, 1)),
-                       observed={OUTPUT: runs[0].mode_strengths}, fine={OUTPUT: runs[1].mode_strengths},
-                       replicate_dim=2, reduce_dims=(0,), scale=scale,
+                       observed={OUTPUT: runs[0].mode_strengths},
+                       fine={OUTPUT: runs[1].mode_strengths} if len(runs) > 1 else None, replicate_dim=2, reduce_dims=(0,), scale=scale,
                        where=f"lam = {case['lam']}, seed {case['seed']} (sampled noise, {sizes['replicas']} replicas)")
 
 
@@ -252,7 +270,9 @@ def _dropout_clock(case, sizes, device) -> dict:
     c = columns(case["points"], device)
     s, p, margin = c["s"], c["p"], c["margin"]
     # an active step is GD on the scalar network at x = 1: Hessian 2s at the optimum, lr times it <= LR_LAMBDA
-    tau = torch.maximum(c["tau"], 2 * s / LR_LAMBDA)
+    # (a validity map's lr: exactly lr_lambda/(2s))
+    mapped = "lr_lambda" in sizes
+    tau = 2 * s / sizes["lr_lambda"] if mapped else torch.maximum(c["tau"], 2 * s / LR_LAMBDA)
     lr, level = 1 / tau, s - margin
     # K: the active steps the always-on run needs (the same arithmetic as every dropout run's active steps)
     cap = int(100 * float((tau / s).max()))
@@ -267,6 +287,8 @@ def _dropout_clock(case, sizes, device) -> dict:
         run = simulate_dropout(s, 1.0, lr / k, k * steps, u0=margin, runs=1, device=device)
         active.append(crossing_time(run.t.to(torch.float64), run.u_mean, level, logit_between(s)) / k)
     coarser, extrapolated = 2 * active[1] - active[0], 2 * active[2] - active[1]
+    # a validity map measures GD at lr itself, before the extrapolation that removes its first-order error
+    measured = active[0] if mapped else extrapolated
     runs = sizes["runs"]
     hits = dropout_hitting_times(s, p, lr, level, u0=margin, runs=runs, max_steps=int(float((K / p).max()) * 3) + 100,
                                  seed=case["seed"], device=device)
@@ -276,9 +298,9 @@ def _dropout_clock(case, sizes, device) -> dict:
         raise RuntimeError("a dropout run hit after a number of active steps other than the always-on run's K")
     clock = hits.steps.to(torch.float64).mean(-1) / K                      # estimates 1/p: E[T] = K/p exactly
     clock_se = torch.sqrt((1 - p) / (K * runs)) / p                        # Var T = K (1 − p)/p² exactly
-    return dict(args=dict(s=s, p=p, margin=margin, tau=tau), value=extrapolated * clock, se=extrapolated * clock_se,
+    return dict(args=dict(s=s, p=p, margin=margin, tau=tau), value=measured * clock, se=measured * clock_se,
                 bias=(extrapolated - coarser).abs() / extrapolated, where=f"{s.numel()} configurations, {runs} runs, "
-                f"seed {case['seed']}")
+                f"seed {case['seed']}" + (f", lr·λ = {sizes['lr_lambda']:g}, not extrapolated" if mapped else ""))
 
 
 def observe_dropout_time(m: dict, case, sizes, device) -> Measurement:
@@ -332,8 +354,12 @@ def simulate_dropout_mean(variant: str):
 
         c = columns(case["points"], device)
         s, p, u0 = c["s"], c["p"], c["u0"]
-        # an active step is the scalar network at x = d, d = 1 or 1/p: Hessian 2 d s (2s/p for both, as before)
-        tau = torch.maximum(c["tau"], 2 * s / p / LR_LAMBDA)
+        # an active step is the scalar network at x = d, d = 1 or 1/p: Hessian 2 d s (2s/p for both, as before;
+        # a validity map's lr: exactly lr_lambda/(2 d s))
+        if "lr_lambda" in sizes:
+            tau = dropout_lambda(s, p, variant) / sizes["lr_lambda"]
+        else:
+            tau = torch.maximum(c["tau"], 2 * s / p / LR_LAMBDA)
         rate, plateau = (p * s, s) if variant == "standard" else (s, p * s)
         steps = min(MAX_STEPS // 4, int(math.ceil(float((_horizon(rate, plateau, u0) * tau).max()) * 1.2)))
         every = max(1, steps // 100)
@@ -357,6 +383,176 @@ def simulate_dropout_mean(variant: str):
     return simulate
 
 
+# -- validity maps: the lr axis (module docstring) ------------------------------------------------------------
+
+#: GD steps of a convergence probe (active steps, for dropout): at lr·λ = 2(1 − ε) the distance to the optimum
+#: along the top eigenvector shrinks by 1 − 2ε per step. The networks' probes run ``CONVERGENCE_STEPS/value`` steps
+#: where that is more (the flow time ``CONVERGENCE_STEPS/λ_max`` at least): their Hessians have directions a few
+#: percent of ``λ_max`` (``2γ`` of a small decay), which must converge too at a small ``value``
+CONVERGENCE_STEPS = 5000
+#: converged: every entry of the end-to-end map within this of the optimum's, relative to the largest mode
+CONVERGED = 1e-6
+#: the probe's start: every weight this far (relative to the largest per-layer strength) off the optimum
+PROBE_OFFSET = 0.05
+#: a configuration with a mode this close (relative) to its decay is left out of a probe: at ``gamma = s`` the
+#: optimum is degenerate (a zero Hessian eigenvalue that moves the map) and GD approaches it only algebraically
+DEGENERATE = 0.05
+
+
+def _top_hessian_eigenvalue(loss: Callable, a: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
+    """The largest eigenvalue of the Hessian of ``loss(W1, W2, *args)`` (two ``n × n`` layers of one configuration)
+    at ``W1 = W2 = diag(a)``, per configuration: ``a`` ``(B, n)``, ``args`` ``(B, …)``; by autograd (float64, CPU)."""
+    from torch.func import hessian, vmap
+
+    a = a.detach().to("cpu", torch.float64)
+    args = tuple(x.detach().to("cpu", torch.float64) for x in args)
+    n = a.shape[-1]
+
+    def f(x, *arg):
+        return loss(x[:n * n].view(n, n), x[n * n:].view(n, n), *arg)
+
+    w = torch.diag_embed(a).reshape(a.shape[0], n * n)
+    return torch.linalg.eigvalsh(vmap(hessian(f))(torch.cat([w, w], -1), *args)).amax(-1)
+
+
+def _padded(values: torch.Tensor, n: int, batch: int) -> torch.Tensor:
+    """``(batch, n)``: ``values`` ``(m,)`` or ``(batch, m)`` followed by zeros."""
+    v = values.expand(batch, values.shape[-1])
+    return torch.cat([v, torch.zeros(batch, n - v.shape[-1], dtype=v.dtype, device=v.device)], -1)
+
+
+def weight_decay_lambda(s: torch.Tensor, gamma: torch.Tensor, n: int = 4) -> torch.Tensor:
+    """``λ_max`` per configuration (``s`` ``(m,)``, ``gamma`` ``(B,)``) of the decayed two-layer network of
+    :func:`simulate_weight_decay` (``n`` inputs, outputs and hidden units): the Hessian of
+    ``½‖Σ31 − W2 W1‖² + (γ/2)(‖W1‖² + ‖W2‖²)`` at the optimum ``W1 = W2 = diag(√max(s − γ, 0))``, in the singular
+    bases (the spectrum does not depend on them). Not ``2 max(s) + γ``, the cap's bound: e.g. ``3.1`` for
+    ``s = (0.5, 1.1, 2)``, ``γ = 1.5``, where the bound is ``5.5``."""
+    B = gamma.numel()
+    S = _padded(s, n, B)
+    a = (S - gamma.unsqueeze(1)).clamp(min=0).sqrt()
+
+    def loss(W1, W2, s_, g):
+        return 0.5 * ((torch.diag(s_) - W2 @ W1) ** 2).sum() + 0.5 * g * ((W1 * W1).sum() + (W2 * W2).sum())
+
+    return _top_hessian_eigenvalue(loss, a, S, gamma).to(gamma)
+
+
+def autoencoder_lambda(lam: torch.Tensor, eps: torch.Tensor, gamma: torch.Tensor, n: int = 4) -> torch.Tensor:
+    """``λ_max`` per configuration (``lam`` ``(m,)``, ``eps``, ``gamma`` ``(B,)``) of the autoencoder of
+    :func:`simulate_dae_marginalised` (``n`` inputs and hidden units): the Hessian of the marginalised loss
+    ``½ tr[(I − W) Σ (I − W)ᵀ] + (eps/2)‖W‖² + (γ/2)(‖W1‖² + ‖W2‖²)`` at its optimum
+    ``W1 = W2 = diag(√max((lam − γ)/(lam + eps), 0))`` in the eigenbasis of ``Σ`` (the sampled-noise run's expected
+    loss is the same)."""
+    B = eps.numel()
+    L = _padded(lam, n, B)
+    a = ((L - gamma.unsqueeze(1)) / (L + eps.unsqueeze(1))).clamp(min=0).sqrt()
+
+    def loss(W1, W2, lam_, e, g):
+        E = torch.eye(n, dtype=W1.dtype) - W2 @ W1
+        W = W2 @ W1
+        return (0.5 * (E * E * lam_).sum() + 0.5 * e * (W * W).sum()
+                + 0.5 * g * ((W1 * W1).sum() + (W2 * W2).sum()))
+
+    return _top_hessian_eigenvalue(loss, a, L, eps, gamma).to(eps)
+
+
+def dropout_lambda(s: torch.Tensor, p: torch.Tensor, variant: str) -> torch.Tensor:
+    """``λ_max`` of an active dropout step, the scalar network at ``x = d`` at its optimum ``d u = s``: ``2 d s``
+    (``d = 1`` standard, ``1/p`` inverted). The mean dynamics settle at that optimum too (``s``, ``p s``), and a
+    step with ``d = 0`` changes nothing, so GD with dropout is stable exactly where the active step is."""
+    return 2 * s if variant == "standard" else 2 * s / p
+
+
+def _probe_start(optimum: tuple[torch.Tensor, torch.Tensor], scale: torch.Tensor, seed: int):
+    """The two layers of the optimum, every entry moved by ``PROBE_OFFSET × scale`` times a standard normal."""
+    gen = torch.Generator(device=optimum[0].device)
+    gen.manual_seed(int(seed))
+    return tuple(w + PROBE_OFFSET * scale.view(-1, 1, 1)
+                 * torch.randn(w.shape, generator=gen, device=w.device, dtype=w.dtype) for w in optimum)
+
+
+def _probe_steps(value: float) -> int:
+    """Steps of a network's probe at ``lr·λ_max = value`` (:data:`CONVERGENCE_STEPS`)."""
+    return int(math.ceil(CONVERGENCE_STEPS * max(1.0, 1.0 / value)))
+
+
+def _not_converged(W: torch.Tensor, target: torch.Tensor, scale: torch.Tensor) -> bool:
+    close = (W - target).abs().amax((-2, -1)) < CONVERGED * scale
+    return not bool(close.all())
+
+
+def _weight_decay_diverges(case, value: float, device) -> bool:
+    """GD at ``lr·λ_max = value`` on the case's data from :func:`_probe_start` of every configuration's optimum
+    (the modes' ``W = U diag(max(s − γ, 0)) Vᵀ``): whether some configuration's ``W2 W1`` is not within
+    ``CONVERGED·max(s)`` of it after :func:`_probe_steps` steps (configurations at ``γ ≈ s`` left out)."""
+    from learndyn.verify.simulate import simulate_deep_linear, whitened_dataset
+
+    s, gamma = _tensor(case["s"], device), _tensor(case["gamma"], device)
+    keep = ((s - gamma.unsqueeze(1)).abs() > DEGENERATE * s).all(1)
+    if not bool(keep.any()):
+        return False
+    gamma = gamma[keep]
+    data = whitened_dataset(case["s"], n_in=4, n_out=4, n_examples=8, seed=case["seed"], device=device)
+    a = (s - gamma.unsqueeze(1)).clamp(min=0).sqrt()                   # (B, m) per-layer strengths
+    R = torch.eye(4, s.numel(), dtype=s.dtype, device=device)           # the hidden units' basis (any)
+    W1 = (R * a.unsqueeze(1)) @ data.V.T
+    W2 = (data.U * a.unsqueeze(1)) @ R.T
+    top = s.max().sqrt().expand(gamma.numel())
+    lr = value / weight_decay_lambda(s, gamma)
+    steps = _probe_steps(value)
+    run = simulate_deep_linear(data, 2, lr, steps, init=_probe_start((W1, W2), top, case["seed"]),
+                               gamma=gamma, seed=case["seed"], device=device, record_every=steps)
+    W = run.weights_final[1] @ run.weights_final[0]
+    return _not_converged(W, (data.U * (a * a).unsqueeze(1)) @ data.V.T, s.max())
+
+
+def _dae_diverges(case, value: float, device) -> bool:
+    """GD on the marginalised autoencoder at ``lr·λ_max = value`` from :func:`_probe_start` of every configuration's
+    optimum (``W = Q diag(max((lam − γ)/(lam + eps), 0)) Qᵀ``): whether some configuration's ``W2 W1`` is not
+    within ``CONVERGED·max(lam)/(max(lam) + eps)`` of it after :func:`_probe_steps` steps (configurations at
+    ``γ ≈ lam`` left out)."""
+    from learndyn.verify.simulate import covariance_dataset, simulate_autoencoder
+
+    lam, eps, gamma = (_tensor(case[k], device) for k in ("lam", "eps", "gamma"))
+    keep = ((lam - gamma.unsqueeze(1)).abs() > DEGENERATE * lam).all(1)
+    if not bool(keep.any()):
+        return False
+    eps, gamma = eps[keep], gamma[keep]
+    data = covariance_dataset(case["lam"], 4, 16, seed=case["seed"], device=device)
+    u = ((lam - gamma.unsqueeze(1)) / (lam + eps.unsqueeze(1))).clamp(min=0)    # (B, m) the optimum's modes
+    R = torch.eye(4, lam.numel(), dtype=lam.dtype, device=device)
+    W1 = (R * u.sqrt().unsqueeze(1)) @ data.Q.T
+    W2 = (data.Q * u.sqrt().unsqueeze(1)) @ R.T
+    plateau = lam.max() / (lam.max() + eps)
+    lr = value / autoencoder_lambda(lam, eps, gamma)
+    steps = _probe_steps(value)
+    run = simulate_autoencoder(data, lr, steps, eps=eps, gamma=gamma,
+                               init=_probe_start((W1, W2), plateau.sqrt(), case["seed"]),
+                               record_every=steps, seed=case["seed"], device=device)
+    W1f, W2f = run.weights_final
+    return _not_converged((W2f @ W1f)[:, 0], (data.Q * u.unsqueeze(1)) @ data.Q.T, plateau)
+
+
+def _dropout_diverges(variant: str):
+    """GD with ``variant`` dropout at ``lr·2ds = value`` from ``1.05×`` the optimum ``s/d`` of every configuration, 8
+    runs each, until each run has made about :data:`CONVERGENCE_STEPS` active steps: whether some run is not within
+    ``CONVERGED`` (relative) of it."""
+    def diverges(case, value: float, device) -> bool:
+        from learndyn.verify.simulate import simulate_dropout
+
+        c = columns(case["points"], device)
+        s, p = c["s"], c["p"]
+        optimum = s if variant == "standard" else p * s
+        steps = int(math.ceil(CONVERGENCE_STEPS / float(p.min())))
+        run = simulate_dropout(s, p, value / dropout_lambda(s, p, variant), steps, u0=1.05 * optimum, runs=8,
+                               variant=variant, record_every=steps, record_runs=True, seed=case["seed"],
+                               device=device)
+        end = run.u[-1]
+        return not bool((((end - optimum.unsqueeze(-1)).abs() / optimum.unsqueeze(-1)) < CONVERGED).all())
+    diverges.__qualname__ = f"_dropout_diverges.{variant}"
+    return diverges
+
+
 # -- the declarations -----------------------------------------------------------------------------------------
 
 def _weight_decay_check() -> SimulationCheck:
@@ -365,7 +561,7 @@ def _weight_decay_check() -> SimulationCheck:
         result="weight_decay_trajectory", title="GD, 2-layer linear net + weight decay, Richardson", method="gd",
         simulate=simulate_weight_decay, compare=RICHARDSON, strategy=mode_strategy("s", per, 8),
         points=mode_points("weight_decay_trajectory", "s", [0.5, 1.1, 2.0], per, 8, decays=([0.5, 1.1],)),
-        examples_per_case=25)
+        examples_per_case=25, axes=(lr_axis(start=LR_LAMBDA, diverges=_weight_decay_diverges),))
 
 
 def _dae_checks() -> tuple[SimulationCheck, SimulationCheck]:
@@ -374,13 +570,13 @@ def _dae_checks() -> tuple[SimulationCheck, SimulationCheck]:
         result="dae_trajectory", title="GD, linear autoencoder, marginalised noise, Richardson", method="gd",
         simulate=simulate_dae_marginalised, compare=RICHARDSON, strategy=mode_strategy("lam", per, 8),
         points=mode_points("dae_trajectory", "lam", [0.5, 1.0, 2.0], per, 8, decays=([0.5, 1.0],)),
-        examples_per_case=25)
+        examples_per_case=25, axes=(lr_axis(start=LR_LAMBDA, diverges=_dae_diverges),))
     sampled = SimulationCheck(
         result="dae_trajectory", title="GD, autoencoder, sampled noise, replica mean, Richardson", method="gd",
         simulate=simulate_dae_sampled, compare=RICHARDSON, strategy=mode_strategy("lam", per, 4),
         points=mode_points("dae_trajectory", "lam", [0.5, 1.0, 2.0], per, 4),
         sizes={"replicas": 64, "examples": 1024, "flow": 4.0}, gpu_sizes={"replicas": 512, "flow": 8.0},
-        examples_per_case=100)
+        examples_per_case=100, axes=(lr_axis(start=LR_LAMBDA),))  # sampled noise: no point to converge to
     return marginalised, sampled
 
 
@@ -396,7 +592,8 @@ def _equivalent_decay_check() -> SimulationCheck:
 def _dropout_time_checks() -> tuple[SimulationCheck, SimulationCheck]:
     only = ("s", "p", "margin", "tau")
     common = dict(method="gd", strategy=lambda res: batch_strategy(res, only, 8), points=dropout_time_points(),
-                  sizes={"runs": 2000}, gpu_sizes={"runs": 20000}, examples_per_case=25)
+                  sizes={"runs": 2000}, gpu_sizes={"runs": 20000}, examples_per_case=25,
+                  axes=(lr_axis(start=LR_LAMBDA, diverges=_dropout_diverges("standard")),))
     expected = SimulationCheck(
         result="dropout_expected_time", title="GD with a dropout mask, hitting times, exact law + Richardson",
         simulate=simulate_dropout_time, compare=Statistical(), **common)
@@ -413,7 +610,8 @@ def _dropout_trajectory_check(name: str, variant: str) -> SimulationCheck:
         simulate=simulate_dropout_mean(variant), compare=RICHARDSON,
         strategy=lambda res: batch_strategy(res, only, 4),
         points=({"points": pinned_batch(_declaration(name), only, 8), "seed": 9},),
-        sizes={"runs": 256}, gpu_sizes={"runs": 4096}, examples_per_case=25)
+        sizes={"runs": 256}, gpu_sizes={"runs": 4096}, examples_per_case=25,
+        axes=(lr_axis(start=LR_LAMBDA, diverges=_dropout_diverges(variant)),))
 
 
 SIMULATIONS = (

@@ -169,7 +169,7 @@ def simulate_autoencoder(
     sampler: str = "explicit",
     replicas: int = 1,
     hidden: int | None = None,
-    init: str = "balanced",
+    init: str | Sequence[Tensor] = "balanced",
     u0: float | Tensor = 1e-3,
     init_scale: float | Tensor = 1e-2,
     configs: int | None = None,
@@ -203,6 +203,9 @@ def simulate_autoencoder(
         up to ``O(lr)``.
       - ``"random"``: ``W1[i, j] ~ N(0, init_scale²/n)``, ``W2[i, j] ~ N(0, init_scale²/h)``, drawn per
         configuration and replica (so replicas are independent runs).
+      - a pair ``(W1, W2)`` of tensors ``(h, n)`` and ``(n, h)``, or ``(B or 1, h, n)`` and ``(B or 1, n, h)``:
+        explicit initial weights, the same for every replica (copied, never modified; ``hidden`` is then read
+        from them), e.g. a start just off a fixed point in every direction.
 
     ``gradient``: ``"correlation"`` (the hand-derived form above, products of ``n × n`` and ``n × h``
     matrices per step plus the noise statistics) or ``"autograd"`` (``torch.autograd`` on the explicit loss
@@ -223,8 +226,8 @@ def simulate_autoencoder(
         raise ValueError(f"gradient must be 'correlation' or 'autograd', got {gradient!r}")
     if gradient == "autograd" and noise == "sampled" and sampler == "wishart":
         raise ValueError("gradient='autograd' needs the explicit noise Ξ: use sampler='explicit'")
-    if init not in ("balanced", "random"):
-        raise ValueError(f"init must be 'balanced' or 'random', got {init!r}")
+    if isinstance(init, str) and init not in ("balanced", "random"):
+        raise ValueError(f"init must be 'balanced', 'random' or a pair of weight matrices, got {init!r}")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 1:
         raise ValueError(f"replicas must be an int >= 1, got {replicas!r}")
     times = _record_times(steps, record_every)
@@ -255,6 +258,18 @@ def simulate_autoencoder(
         if not isinstance(configs, int) or isinstance(configs, bool) or configs < 1:
             raise ValueError(f"configs must be an int >= 1, got {configs!r}")
         sizes["configs"] = configs
+    given = None
+    if not isinstance(init, str):
+        given = [torch.as_tensor(w).detach().to(device=dev, dtype=dtype) for w in init]
+        if len(given) != 2 or any(w.ndim not in (2, 3) for w in given):
+            raise ValueError(f"init must be 'balanced', 'random' or a pair (W1, W2) of (h, n) and (n, h) matrices "
+                             f"(or batches of them), got {[tuple(w.shape) for w in given]}")
+        hidden = given[0].shape[-2]
+        if given[0].shape[-1] != n or tuple(given[1].shape[-2:]) != (n, hidden):
+            raise ValueError(f"init shapes {[tuple(w.shape) for w in given]} do not chain {n} -> h -> {n}")
+        for i, w in enumerate(given):
+            if w.ndim == 3:
+                sizes[f"init[{i}]"] = w.shape[0]
     h = n if hidden is None else hidden
     if not isinstance(h, int) or isinstance(h, bool) or h < 1:
         raise ValueError(f"hidden must be an int >= 1, got {hidden!r}")
@@ -278,6 +293,10 @@ def simulate_autoencoder(
         R = _orthonormal_columns(h, m, (N,), gen, dev, dtype)  # (N, h, m)
         W1 = (R * a.unsqueeze(1)) @ Q.T  # R A Qᵀ
         W2 = (Q * a.unsqueeze(1)) @ R.mT  # Q A Rᵀ
+    elif given is not None:
+        B = _batch_size(sizes)
+        N = B * K
+        W1, W2 = (w.expand(B, *w.shape[-2:]).repeat_interleave(K, 0) for w in given)
     else:
         scale = _as_batch("init_scale", init_scale, dtype, dev, max_ndim=1)
         if bool((scale <= 0).any()):

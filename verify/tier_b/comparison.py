@@ -26,6 +26,7 @@ from learndyn.verify.tier_b.measurement import Measurement
 
 __all__ = ["Outcome", "Comparison", "Statistical", "Richardson", "UpperBound", "Extrapolated", "K_SE", "student_k"]
 
+#: standard errors a statistical comparison allows (a false alarm about once in 10⁶ per Gaussian configuration)
 K_SE = 5.0
 #: errors below this (relative to the scale) are round-off, too small to resolve an order of convergence
 ROUND_OFF = 1e-10
@@ -43,6 +44,7 @@ class Outcome:
 
     @property
     def passed(self) -> bool:
+        """Whether the case passed (no failure)."""
         return self.failure is None
 
 
@@ -52,9 +54,12 @@ class Comparison:
     kind = "comparison"
 
     def judge(self, m: Measurement, theory: Callable) -> Outcome:  # pragma: no cover - abstract
+        """Compare measurement ``m`` with ``theory``: the worst ratio of deviation to tolerance over its
+        configurations, and the failure where one exceeds 1."""
         raise NotImplementedError
 
     def describe(self) -> str:  # pragma: no cover - abstract
+        """What the ratio measures, for the verification row."""
         raise NotImplementedError
 
 

@@ -81,6 +81,7 @@ class MeasurementCache:
         self._shared: dict[tuple, Any] = {}
 
     def run(self, check: SimulationCheck, case: Case, sizes: dict, device: str) -> CaseRun:
+        """The case's run, simulated on first request and kept for the verification."""
         key = _key(check, case, sizes, device)
         if key not in self._runs:
             self._runs[key] = _simulate(check, case, sizes, device, self)

@@ -42,6 +42,7 @@ class Variant:
 
     @property
     def label(self) -> str:
+        """The variant in the table's words (``x (1+d)``, ``clock (1+d) fast``)."""
         if self.kind == "clock":
             return "clock (1+d) fast"
         what = "" if self.output is None else f"{self.output} "
@@ -101,6 +102,7 @@ class PowerRow:
 
     @property
     def meets_target(self) -> bool:
+        """Whether the result's checks catch a :data:`TARGET` error (a bound: fail when replaced)."""
         if self.checks == 0 or not self.passes_unperturbed:
             return False
         if self.bound_replaced_by is not None:
@@ -108,6 +110,7 @@ class PowerRow:
         return self.delta is not None and self.delta <= TARGET
 
     def to_json(self) -> dict:
+        """The row as JSON (infinite sizes as ``"inf"``), with ``meets_target``."""
         out = asdict(self)
         for k in ("delta",):
             if isinstance(out[k], float) and not math.isfinite(out[k]):

@@ -60,6 +60,7 @@ class Axis:
 
     @property
     def text(self) -> str:
+        """The axis' label, or its name where it has none."""
         return self.label or self.name
 
     def rounded(self, value: float) -> float:

@@ -44,6 +44,7 @@ class Deviation:
 
     @staticmethod
     def cat(parts: list["Deviation"]) -> "Deviation":
+        """The configurations of several deviations, one after another."""
         return Deviation(torch.cat([p.value for p in parts]), torch.cat([p.se for p in parts]))
 
 

@@ -22,6 +22,7 @@ from learndyn.verify.validity.units import Evaluation, WorkUnit, evaluate_unit, 
 __all__ = ["ValidityMap", "Contour", "Limit", "SweepPoint", "validity_map", "axes_of", "LEVELS", "BISECTIONS",
            "LIMIT_BISECTIONS", "declared_axes"]
 
+#: the default levels of deviation whose contours a map locates (1 % and 10 %)
 LEVELS = (0.01, 0.1)
 BISECTIONS = 5
 LIMIT_BISECTIONS = 8
@@ -97,6 +98,7 @@ class ValidityMap:
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
+        """The map as JSON (non-finite numbers as ``"inf"``/``None``), what ``learndyn validity --json`` prints."""
         out = asdict(self)
         return _finite(out)
 
