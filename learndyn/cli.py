@@ -304,9 +304,21 @@ def verify(names, examples, device, seed, tiers, as_json, power, module, out) ->
 @click.option("--body", is_flag=True, help="Only the sections, to \\input into a paper (it needs the packages listed in its first lines).")
 @click.option("--pdf", is_flag=True, help="Also build FILE.pdf with latexmk (or pdflatex + bibtex); fails without a LaTeX engine.")
 @click.option("--force", is_flag=True, help="Overwrite FILE.tex / FILE.bib if they exist.")
-def latex(names, output, body, pdf, force) -> None:
+@click.option("--module", default=None, metavar="PATH_OR_MODULE",
+              help="A family of your own: its section as `learndyn derive --module MODULE --out DIR` wrote it (with --out).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="... the folder derive wrote.")
+@click.option("--verification", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="With --module: the JSON of `learndyn verify --module ... --json`, set as the verification table.")
+def latex(names, output, body, pdf, force, module, out_dir, verification) -> None:
     """LaTeX of results: numbered equations labelled eq:NAME, assumptions, domain, source with citation, proof
-    status. NAMES are result names (`learndyn list`); without NAMES, every result."""
+    status. NAMES are result names (`learndyn list`); without NAMES, every result. With --module and --out, the
+    document of a family of your own (its derivation and proof as derive wrote them, and its verification)."""
+    if (module is None) != (out_dir is None):
+        raise click.UsageError("--module and --out go together")
+    if module is not None and (names or body):
+        raise click.UsageError("--module writes the whole family's standalone document: drop NAMES and --body")
+    if verification is not None and module is None:
+        raise click.UsageError("--verification goes with --module (the built-in results' report: learndyn report)")
     if pdf:  # every refusal comes before anything is written
         if output is None:
             raise click.UsageError("--pdf needs -o FILE.tex")
@@ -327,13 +339,19 @@ def latex(names, output, body, pdf, force) -> None:
 
     names = list(names) or None
     try:
-        if body:
+        if module is not None:
+            from learndyn.user_paper import read_verification, user_document
+
+            text, bib = user_document(module, out_dir, bib=output.stem if output else "learndyn",
+                                      verification=read_verification(verification) if verification else None)
+        elif body:
             text = "\n".join(["% learndyn: results to \\input; the preamble needs:", *(f"% {p}" for p in PREAMBLE),
                               f"% and \\bibliography{{{output.stem if output else 'learndyn'}}}", latex_body(names), ""])
         else:
             text = latex_document(names, bib=output.stem if output else "learndyn")
-        bib = bibliography_bibtex(names)
-    except (KeyError, DerivationError) as exc:
+        if module is None:
+            bib = bibliography_bibtex(names)
+    except (KeyError, DerivationError, FileNotFoundError, ImportError) as exc:
         raise click.ClickException(_error_text(exc))
     if output is None:
         click.echo(text, nl=False)

@@ -34,5 +34,6 @@ learndyn validity linear_regression_trajectory --module "$MODULE" --out "$OUT" -
 
 # [pdf]
 learndyn verify --module "$MODULE" --out "$OUT" --examples "$EXAMPLES" --json > "$OUT/verification.json"
-python docs/tutorial/build_pdf.py "$MODULE" "$OUT"     # $OUT/regression-paper.pdf: derivation, proof, verification
+learndyn latex --module "$MODULE" --out "$OUT" --verification "$OUT/verification.json" \
+    -o "$OUT/regression-paper.tex" --pdf --force     # the PDF: derivation, proof record, verification table
 # [/pdf]
