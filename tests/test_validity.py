@@ -219,3 +219,26 @@ def test_report_draws_stored_maps_and_builds(tmp_path, scalar_map):
     assert "holds to" in tex and (tmp_path / "figures" / "validity-scalar_trajectory-lr.pdf").exists()
     if have_tex:
         assert files.pdf is not None and files.pdf.exists()
+
+
+def test_failed_simulations_end_the_walk_towards_validity_and_count_as_broken_beyond():
+    """A simulation that cannot be run below 0.01 (its step budget: NaN) stops the walk towards validity, and a
+    level exceeded there is reported as not located; one that blows up above 1 (NaN) counts as broken."""
+    axis = Axis("lr", "lr_lambda", start=0.05, lo=1e-4, hi=8.0)
+
+    def deviation(v):
+        return math.nan if v < 0.01 or v > 1.0 else v
+
+    gen = contour_search(axis, (0.001, 0.1, 5.0), 4)
+    v = next(gen)
+    try:
+        while True:
+            v = gen.send(deviation(v))
+    except StopIteration as stop:
+        evals = stop.value
+    assert min(evals) >= 0.01 / 2 and min(evals) < 0.01  # one step into the failing region, no further
+    b = bracket_of(axis, evals, 0.1)
+    assert b.valid <= 0.1 < b.broken
+    assert bracket_of(axis, evals, 0.001).valid is None  # exceeded at the last measurable value
+    b = bracket_of(axis, evals, 5.0)
+    assert b.valid <= 1.0 < b.broken  # the blow-up is the breakdown

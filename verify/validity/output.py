@@ -70,6 +70,9 @@ def holds_text(data: dict, contour: dict, *, latex: bool = False) -> str:
         text = f"all {label} tried ({'up to' if less else 'down to'} {_g(bound)})"
     elif contour.get("beyond") == "broken":
         text = f"no {label} tried (exceeded already at {_g(contour['value'])})"
+    elif contour.get("beyond") == "unmeasured":
+        text = (f"not located: exceeded at {_g(contour['value'])}, the last {label} the simulation runs at "
+                f"({contour.get('error') or 'it failed beyond'})")
     else:
         text = f"{label} {rel} {_g(contour['value'])} ({_g(contour['low'])}-{_g(contour['high'])})"
     if latex:
@@ -116,7 +119,7 @@ def render_map(data: dict, png: Path, pdf: Path) -> None:
                            yerr=[min(p["se"], 0.99 * p["deviation"]) for p in mine], color=PALETTE[0],
                            marker=MARKERS[i % len(MARKERS)], label=f"simulation, seed {s}", markersize=3.5)
         broken = sorted({p["value"] for p in data["points"] if _num(p["deviation"]) is None
-                         or not math.isfinite(_num(p["deviation"]))})
+                         or not math.isfinite(_num(p["deviation"]))})  # blew up, or the simulation failed there
         if broken:
             top = max((_num(p["deviation"]) for p in pts), default=1.0)
             ax.plot(broken, [top * 2] * len(broken), linestyle="none", marker="x", color=PALETTE[1],

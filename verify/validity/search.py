@@ -14,7 +14,7 @@ from typing import Generator, Sequence
 
 from learndyn.verify.validity.axis import Axis
 
-__all__ = ["contour_search", "limit_search", "Bracket", "bracket_of", "WALK_FACTOR"]
+__all__ = ["contour_search", "limit_search", "Bracket", "bracket_of", "measured_from", "WALK_FACTOR"]
 
 #: the geometric step of the walk away from the check's setting
 WALK_FACTOR = 2.0
@@ -52,9 +52,19 @@ class Bracket:
         return math.sqrt(self.valid * self.broken)
 
 
-def bracket_of(axis: Axis, evals: dict[float, float], level: float) -> Bracket:
-    """The first crossing of ``level``, walking the evaluated values towards the breakdown."""
+def measured_from(axis: Axis, evals: dict[float, float]) -> list[float]:
+    """The evaluated values in the order of the walk towards the breakdown, from the first one measured on (values
+    on the validity side of every measurement whose simulation failed — a step budget, a horizon — are dropped)."""
     order = sorted(evals, reverse=not axis.grows)
+    while order and math.isnan(evals[order[0]]):
+        order.pop(0)
+    return order
+
+
+def bracket_of(axis: Axis, evals: dict[float, float], level: float) -> Bracket:
+    """The first crossing of ``level``, walking the measured values towards the breakdown (an unmeasured value
+    beyond a measured one counts as broken: a run that blew up)."""
+    order = measured_from(axis, evals)
     prev = None
     for v in order:
         if not evals[v] <= level:  # NaN and inf count as broken
@@ -82,6 +92,8 @@ def contour_search(axis: Axis, levels: Sequence[float], bisections: int) -> Gene
         d = yield from probe(v)
     v = start
     while not evals[v] <= bottom and _towards_validity(axis, v) != v:
+        if math.isnan(evals[v]) and v != start:
+            break  # the simulation cannot be run here (its budget), nor further towards validity
         v = _towards_validity(axis, v)
         yield from probe(v)
     for level in sorted(levels):

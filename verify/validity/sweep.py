@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
 from learndyn.verify.validity.axis import Axis
-from learndyn.verify.validity.search import Bracket, bracket_of, contour_search, limit_search
+from learndyn.verify.validity.search import Bracket, bracket_of, contour_search, limit_search, measured_from
 from learndyn.verify.validity.units import Evaluation, WorkUnit, evaluate_unit, resolve, serial_map
 
 __all__ = ["ValidityMap", "Contour", "Limit", "SweepPoint", "validity_map", "axes_of", "LEVELS", "BISECTIONS",
@@ -49,7 +49,8 @@ class Contour:
     ``log value``), ``per_seed`` each seed's contour; ``predicted``: where the axis' theory puts it (``None``
     without one); ``agrees``: whether the two are within ``tolerance`` (relative) of each other; ``beyond``:
     ``"holds"`` where the level was never crossed inside the axis' bounds, ``"broken"`` where it is exceeded
-    already at the bound (``value`` is then that bound)."""
+    already at the bound, ``"unmeasured"`` where it is exceeded at the last value the simulation could be run at
+    (``value`` is then that value; ``error`` what the simulation said beyond it)."""
 
     level: float
     value: float | None
@@ -60,6 +61,7 @@ class Contour:
     predicted: float | None = None
     agrees: bool | None = None
     beyond: str | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -244,7 +246,7 @@ def validity_map(result: str, axis: str, *, levels: Sequence[float] = LEVELS, se
         return build
 
     def combine(s: int, v: float, evaluations: list[Evaluation]) -> float:
-        worst = max(evaluations, key=lambda e: e.deviation if not math.isnan(e.deviation) else math.inf)
+        worst = max(evaluations, key=lambda e: e.deviation if not math.isnan(e.deviation) else math.inf)  # NaN: failed
         predicted = max((e.predicted for e in evaluations if math.isfinite(e.predicted)), default=math.nan)
         error = next((e.error for e in evaluations if e.error), None)
         points.append(SweepPoint(s, v, worst.deviation, worst.se, predicted, error))
@@ -327,7 +329,7 @@ def _chosen_check(result: str, axis: str, check: int | None, module, out_dir) ->
 
 def _contour(axis: Axis, level: float, evals: dict[int, dict[float, float]], points: list[SweepPoint],
              tolerance: float) -> Contour:
-    per_seed, brackets, logs, beyond = [], [], [], None
+    per_seed, brackets, logs, beyond, error = [], [], [], None, None
     se_log2 = 0.0
     for s, ev in evals.items():
         b = bracket_of(axis, ev, level)
@@ -335,6 +337,9 @@ def _contour(axis: Axis, level: float, evals: dict[int, dict[float, float]], poi
         if b.value is None:
             bound = b.valid if b.broken is None else b.broken
             beyond = "holds" if b.broken is None else "broken"
+            if b.valid is None and measured_from(axis, ev)[:1] != sorted(ev, reverse=not axis.grows)[:1]:
+                beyond = "unmeasured"
+                error = next((p.error for p in points if p.seed == s and p.error and math.isnan(p.deviation)), None)
             per_seed.append(None)
             logs.append(math.log(bound))
             continue
@@ -354,7 +359,8 @@ def _contour(axis: Axis, level: float, evals: dict[int, dict[float, float]], poi
     agrees = None
     if predicted is not None and beyond is None:
         agrees = abs(math.log(value / predicted)) <= math.log1p(tolerance) + 2 * se
-    return Contour(level, value, math.exp(mean - se), math.exp(mean + se), per_seed, brackets, predicted, agrees, beyond)
+    return Contour(level, value, math.exp(mean - se), math.exp(mean + se), per_seed, brackets, predicted, agrees, beyond,
+                   error)
 
 
 def _limit(axis: Axis, seed_list, units_of, executor, bisections: int, tolerance: float) -> Limit:

@@ -101,9 +101,11 @@ def evaluate_unit(unit: WorkUnit) -> Evaluation:
         sizes[FINE_RUN] = False
     try:
         measured = check.simulate(case, sizes, unit.device)
-    except Exception as exc:  # noqa: BLE001 - past its range a simulation may fail: that is a breakdown, recorded
+    except Exception as exc:  # noqa: BLE001 - past its range a simulation may fail: recorded, not raised
+        # unmeasured (NaN): beyond the breakdown side of a measured value the search counts it as broken (a run that
+        # blew up), on the validity side as the end of what can be measured (a step budget, a horizon)
         out.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        out.deviation, out.diverged = math.inf, True
+        out.deviation, out.diverged = math.nan, True
         return out
     measurements = list(measured) if isinstance(measured, (list, tuple)) else [measured]
     with torch.no_grad():
