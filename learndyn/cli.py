@@ -535,6 +535,8 @@ def _axis_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
 @click.option("--bisections", default=5, show_default=True, type=POSITIVE, help="Halvings of each contour's bracket.")
 @click.option("--check", "check_index", default=None, type=click.IntRange(min=0),
               help="Which of the result's simulation checks (default: the first that declares the axis).")
+@click.option("--size", "size_items", multiple=True, metavar="KEY=VALUE",
+              help="Replace one of the check's sizes (e.g. max_steps=200000, networks=256); repeatable.")
 @click.option("--device", default=None, help="torch device (default: cuda if available, else cpu).")
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write OUT/validity/NAME-AXIS.{json,png,pdf} and OUT/validity/validity.tex (learndyn report -o OUT "
@@ -545,7 +547,8 @@ def _axis_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
               help="A user's family (its results' SIMULATIONS declare the axes), with --out.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="... whose generated module `learndyn derive --module MODULE --out DIR` wrote here.")
-def validity(names, axes, levels, seeds, seed, bisections, check_index, device, out, as_json, force, module, out_dir) -> None:
+def validity(names, axes, levels, seeds, seed, bisections, check_index, size_items, device, out, as_json, force, module,
+             out_dir) -> None:
     """Map where each result's theory stops holding: sweep AXES past the simulation range, measure the deviation of
     simulation from theory (the result's own simulation check, before extrapolation) and locate where it crosses
     each level, with its uncertainty over seeds; the first-order theory of the breakdown and the stability limit
@@ -559,6 +562,15 @@ def validity(names, axes, levels, seeds, seed, bisections, check_index, device, 
     _reject_claim_names(names)
     if (module is None) != (out_dir is None):
         raise click.UsageError("--module and --out go together")
+    sizes = {}
+    for item in size_items:
+        key, eq, value = item.partition("=")
+        try:
+            sizes[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else float(value)
+        except ValueError:
+            eq = ""
+        if not eq or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected KEY=NUMBER, e.g. max_steps=200000", param_hint="--size")
     device = device or default_device()
     _check_device(device)
     plan = []
@@ -583,7 +595,8 @@ def validity(names, axes, levels, seeds, seed, bisections, check_index, device, 
         for name, axis in plan:
             try:
                 m = validity_map(name, axis, levels=levels, seeds=seeds, seed=seed, device=device, check=check_index,
-                                 bisections=bisections, module=module, out_dir=out_dir, progress=bar.start)
+                                 bisections=bisections, module=module, out_dir=out_dir, sizes=sizes,
+                                 progress=bar.start)
             except (KeyError, ValueError) as exc:
                 raise click.ClickException(_error_text(exc))
             maps.append(m.to_json())

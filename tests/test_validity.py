@@ -242,3 +242,22 @@ def test_failed_simulations_end_the_walk_towards_validity_and_count_as_broken_be
     assert bracket_of(axis, evals, 0.001).valid is None  # exceeded at the last measurable value
     b = bracket_of(axis, evals, 5.0)
     assert b.valid <= 1.0 < b.broken  # the blow-up is the breakdown
+
+
+def test_cli_size_overrides_reach_the_simulation_and_bad_ones_are_named(monkeypatch):
+    import learndyn.verify.validity.sweep as sweep
+
+    seen = {}
+    real = sweep.validity_map
+
+    def spy(*a, **k):
+        seen.update(k.get("sizes") or {})
+        return real(*a, **{**k, "bisections": 1})
+
+    monkeypatch.setattr(sweep, "validity_map", spy)
+    r = CliRunner().invoke(main, ["validity", "scalar_trajectory", "--seeds", "1", "--size", "max_steps=123",
+                                  "--size", "extra=0.5"])
+    assert r.exit_code == 0, r.output
+    assert seen == {"max_steps": 123, "extra": 0.5}
+    bad = CliRunner().invoke(main, ["validity", "scalar_trajectory", "--size", "max_steps"])
+    assert bad.exit_code != 0 and "KEY=NUMBER" in bad.output

@@ -123,7 +123,7 @@ def _deep_runs(case, device, kind: str, sizes=None):
     uf = (0.9 if kind == "trajectory" else 0.5) * s  # the horizon: the slowest mode reaches 90 % of s (or s/2)
     t_end = _function("deep_mode_time")(s=s.expand_as(u0), u0=torch.minimum(u0, 0.45 * s), uf=uf.expand_as(u0),
                                        tau=tau.unsqueeze(1), depth=D)
-    steps = min(int(math.ceil(float(t_end.max()) * 1.2)), MAX_STEPS)
+    steps = min(int(math.ceil(float(t_end.max()) * 1.2)), int((sizes or {}).get("max_steps", MAX_STEPS)))
     # hitting times need dense records, the same at both step sizes (Richardson would not remove their error)
     every = max(1, steps // (4000 if kind == "time" else 200))
     rates = ((1, 1.0), (2, 0.5)) if fine_run(sizes) else ((1, 1.0),)

@@ -221,19 +221,21 @@ def validity_map(result: str, axis: str, *, levels: Sequence[float] = LEVELS, se
                  device: str = "cpu", check: int | None = None, bisections: int = BISECTIONS,
                  limit_bisections: int = LIMIT_BISECTIONS, tolerance: float = 0.1, limit_tolerance: float = 0.02,
                  executor=serial_map,
-                 module: str | None = None, out_dir: str | None = None,
+                 module: str | None = None, out_dir: str | None = None, sizes: dict | None = None,
                  progress: Callable[[str], None] | None = None) -> ValidityMap:
     """The validity map of ``result`` along ``axis`` (module docstring). ``check``: which of its declared checks
     (default: the first that declares the axis); ``seeds`` maps, seeds ``seed, seed + 1, …``; ``tolerance``: how
     far (relative) a measured contour may lie from the predicted one (beyond two of its standard errors) and still
-    agree with it; ``limit_tolerance``: how far the measured divergence may lie from the stability limit."""
+    agree with it; ``limit_tolerance``: how far the measured divergence may lie from the stability limit;
+    ``sizes``: entries that replace the check's own sizes (a larger step budget, more networks)."""
     if not levels or any(not (0 < lv < math.inf) for lv in levels):
         raise ValueError(f"levels must be positive deviations (0.01 is 1 %), got {list(levels)}")
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
     chosen, ax = _chosen_check(result, axis, check, module, out_dir)
     sim_check, _, _ = resolve(result, chosen, module, out_dir)
-    sizes = sim_check.sizes_on(device)
+    overrides = dict(sizes or {})
+    sizes = {**sim_check.sizes_on(device), **overrides}
     seed_list = [seed + i for i in range(seeds)]
     cases = {s: _cases(sim_check, s) for s in seed_list}
     points: list[SweepPoint] = []
