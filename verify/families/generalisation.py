@@ -60,6 +60,18 @@ measured with an independent quadrature of the same integrals standing in for th
 clock; outputs 0.07 %), ``training_error`` 0.5 % (clock), ``optimal_stopping_time`` 0.3 %, ``overtraining`` 0.17 %, the
 others ≤ 0.1 % (``training_error_limit`` and the ``gd_*`` results at the round-off floor: ``E_t(∞)``, ``E_g`` at ``k = 0``
 and ``E_t`` after convergence do not fluctuate at all).
+
+**Validity maps** (``learndyn validity``). Every check declares the axis ``n`` (:data:`N_AXIS`): the map sets
+``sizes["n"]`` to one number, and the run samples that size alone (:func:`map_size`) with :func:`map_realisations`
+realisations, ``64·(200/N)²`` (so the standard error of a ``1/N`` effect is the same fraction of it at every ``N``;
+at least 8, at most 64 × 64), from draws of their own; the map measures the mean deviation there, before the 1/N fit.
+``generalisation_error_limit`` carries the exact finite-``N`` mean of ``E_g(∞)`` as the axis' prediction
+(:func:`limit_at_finite_n`). The flow results (``generalisation_error``, ``training_error``) also declare the lr axis
+(:data:`FLOW_LR_AXIS`): ``sizes["lr_lambda"]`` sets every point's ``lr`` to ``lr_lambda/λ₊`` (:func:`upper_edge`), the
+run samples the largest size alone, and the observation is GD's exact-discrete error given ``X`` after ``k =
+round(t/lr)`` steps against the flow theory at ``k·lr`` (:func:`gd_flow_steps`; the GD gate runs at that ``lr``), so the
+deviation there is GD's departure from the flow on top of the finite-``N`` one at ``N = 200``; its convergence probe
+is real GD (:func:`flow_diverges`). Without either size ``learndyn verify`` runs exactly as before.
 """
 from __future__ import annotations
 
@@ -73,10 +85,12 @@ from hypothesis import strategies as st
 
 from learndyn.verify.tier_b import K_SE, Extrapolated, Measurement, SharedRun, SimulationCheck
 from learndyn.verify.tier_b.comparison import student_k
+from learndyn.verify.validity.axis import Axis, lr_axis
 
 __all__ = ["SIMULATIONS", "CLAIM_CHECKS", "SIZES", "SEEDS", "WINDOW", "SpectraRun", "spectra_run", "spectrum",
            "conditional_generalisation", "conditional_training", "conditional_ridge", "stopping", "gd_gate",
-           "ridge_gate", "case_points", "CASE_POINTS"]
+           "ridge_gate", "case_points", "CASE_POINTS", "N_AXIS", "FLOW_LR_AXIS", "map_size", "map_realisations",
+           "in_map", "upper_edge", "gd_flow_steps", "flow_diverges", "limit_at_finite_n"]
 
 F64 = torch.float64
 #: input dimensions of the 1/N fit, and realisations per size
@@ -98,6 +112,16 @@ ZERO_RTOL = 1e-10
 DENSITY_BINS = ((0.05, 0.95), (0.05, 0.5), (0.5, 0.95))
 DENSITY_NODES = 64
 EXTRAPOLATED = Extrapolated()
+#: validity maps along N (``learndyn validity <result> n``): ``sizes["n"]`` set to one number runs that size alone,
+#: with :func:`map_realisations` realisations (at least the first bound, at most the second times ``sizes["seeds"]``)
+#: from seeds of their own (``case seed + stride·N``, a stride apart from the map's per-seed shift, so no two
+#: evaluations of one map share draws); in a map's runs (this axis or the lr axis) the GD and ridge gates run at
+#: ``min(N, SIZES[0])``
+MAP_REALISATIONS = (8, 64)
+MAP_SEED_STRIDE = 104_729
+#: the N axis: from the check's largest size down to 4 (``P = round(αN) ≥ 1`` at the smallest pinned ``α``, 0.25)
+#: and up to 800 (a run there costs ~10 s on one core)
+N_LO, N_HI = 4, 800
 #: the parameters a case draws per point, by the result whose simulation range they come from
 DRAWN = {"gd_generalisation_error": ("steps", "lr", "alpha", "sigma_w2", "sigma_eps2", "sigma_02"),
          "ridge_error": ("gamma",), "generalisation_error": ("t",)}
@@ -115,10 +139,13 @@ STOPPING_OUTPUTS = ("t_opt", "min_error")
 
 # -- the sampled spectra ------------------------------------------------------------------------------------------
 
-def spectrum(n: int, alpha: float, seeds, device: str = "cpu", **sigmas) -> tuple[torch.Tensor, int]:
+def spectrum(n: int, alpha: float, seeds, device: str = "cpu", *, single_blas: bool = False,
+             **sigmas) -> tuple[torch.Tensor, int]:
     """Eigenvalues of ``XᵀX`` of each realisation (``(S, n)``, descending, zeros last) and ``P``: those of the smaller
     Gram matrix (numpy's ``eigvalsh`` on the CPU, torch's elsewhere), padded with exact zeros when ``P < n``; values
-    ``≤ ZERO_RTOL · λ_max`` are set to 0 (frozen modes)."""
+    ``≤ ZERO_RTOL · λ_max`` are set to 0 (frozen modes). ``single_blas``: numpy's BLAS on one thread for the
+    ``eigvalsh`` (where ``threadpoolctl`` is installed; a validity map's runs: on a loaded two-core machine OpenBLAS'
+    threads made a 400 × 400 ``eigvalsh`` 1.3 s instead of 6 ms)."""
     from learndyn.verify.simulate import student_teacher_data
 
     data = student_teacher_data(n, alpha, list(seeds), device=device, **sigmas)
@@ -126,7 +153,8 @@ def spectrum(n: int, alpha: float, seeds, device: str = "cpu", **sigmas) -> tupl
     P = int(data.P[0])
     gram = X.mT @ X if P >= n else X @ X.mT
     if str(device).startswith("cpu"):
-        lam = torch.from_numpy(np.linalg.eigvalsh(gram.numpy())).to(F64)
+        with _blas_threads(1 if single_blas else None):
+            lam = torch.from_numpy(np.linalg.eigvalsh(gram.numpy())).to(F64)
     else:
         lam = torch.linalg.eigvalsh(gram)
     lam = lam.flip(-1).clamp(min=0)
@@ -134,6 +162,19 @@ def spectrum(n: int, alpha: float, seeds, device: str = "cpu", **sigmas) -> tupl
         lam = torch.cat([lam, lam.new_zeros(lam.shape[0], n - P)], -1)
     lam = torch.where(lam <= ZERO_RTOL * lam[:, :1], torch.zeros_like(lam), lam)
     return lam, P
+
+
+def _blas_threads(limit: int | None):
+    """numpy's BLAS limited to ``limit`` threads in the block (no limit: ``None``, or without ``threadpoolctl``)."""
+    import contextlib
+
+    if limit is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn (the test extra)
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=limit, user_api="blas")
 
 
 def _split(lam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -278,15 +319,25 @@ def spectra_run(case, sizes, device) -> SpectraRun:
 
 
 def _spectra_run(case, sizes, device) -> SpectraRun:
-    ns = tuple(int(n) for n in sizes.get("n", SIZES))
+    single = map_size(sizes)
+    ns = (single,) if single is not None else tuple(int(n) for n in sizes.get("n", SIZES))
     count = int(sizes.get("seeds", SEEDS))
     gate_count = int(sizes.get("gd_seeds", GD_SEEDS))
     pts = case["points"]
+    if "lr_lambda" in sizes:  # a validity map's lr axis: every point's lr is lr_lambda/λ₊
+        pts = [dict(p, lr=float(sizes["lr_lambda"]) / upper_edge(float(p["alpha"]))) for p in pts]
+    mapped = in_map(sizes)
+    if single is not None:
+        count = map_realisations(single, count)
+    elif mapped:  # the lr axis: a map measures the deviation at the largest size alone (before the 1/N fit)
+        ns = (max(ns),)
+    stride = MAP_SEED_STRIDE if single is not None else 7919
     lams, Ps = [], []
     for n in ns:
         per, ps = [], []
         for i, p in enumerate(pts):
-            lam, P = spectrum(n, float(p["alpha"]), _seeds(case["seed"] + 7919 * n, i, count), device)
+            lam, P = spectrum(n, float(p["alpha"]), _seeds(case["seed"] + stride * n, i, count), device,
+                              single_blas=mapped)
             per.append(lam)
             ps.append(P)
         lams.append(torch.stack(per, 1))
@@ -294,12 +345,39 @@ def _spectra_run(case, sizes, device) -> SpectraRun:
     P = torch.tensor(Ps, dtype=F64, device=device)
     alpha = P / torch.tensor(ns, dtype=F64, device=device).unsqueeze(1)
     gates = {"gd": 0.0, "ridge": 0.0}
+    gate_n = min(ns[0], SIZES[0]) if mapped else ns[0]
     if gate_count:
         for i, p in enumerate(pts):
             seeds = _seeds(case["seed"] + 17, i, gate_count)
-            gates["gd"] = max(gates["gd"], gd_gate(p, seeds, device, ns[0]))
-            gates["ridge"] = max(gates["ridge"], ridge_gate(p, seeds, device, ns[0]))
+            gates["gd"] = max(gates["gd"], gd_gate(p, seeds, device, gate_n))
+            gates["ridge"] = max(gates["ridge"], ridge_gate(p, seeds, device, gate_n))
     return SpectraRun(list(pts), ns, lams, P, alpha, gates)
+
+
+def upper_edge(alpha: float) -> float:
+    """``λ₊ = (1 + √α)²``, the upper edge of the bulk of ``XᵀX``: the largest Hessian eigenvalue of the summed loss
+    as ``N → ∞`` (the ``λ_max`` of a validity map's ``lr·λ_max``)."""
+    return (1 + math.sqrt(alpha)) ** 2
+
+
+def map_size(sizes) -> int | None:
+    """The one input dimension of a validity map's run (``sizes["n"]`` a number, set by :data:`N_AXIS`), else
+    ``None`` (``sizes["n"]`` the sizes of the 1/N fit)."""
+    n = sizes.get("n", SIZES)
+    if isinstance(n, (int, float)) and not isinstance(n, bool):
+        return int(n)
+    return None
+
+
+def map_realisations(n: int, seeds: int = SEEDS) -> int:
+    """Realisations of a validity map's run at the one size ``n``: ``seeds·(N_ref/n)²`` (``N_ref = SIZES[-1]``, the
+    size whose deviation the map starts from), at least ``MAP_REALISATIONS[0]`` and at most ``MAP_REALISATIONS[1]``
+    times ``seeds``, so that the standard error of a linear statistic (``O(1/N)`` per realisation) is the same at
+    every ``n`` as at ``N_ref`` with ``seeds`` (for ``n`` from 25 to 566 at ``seeds = 64``): near a contour it is the
+    same fraction of the level wherever the contour lies, and a run costs ``~n`` rather than ``~n³`` above
+    ``N_ref``."""
+    lo, factor = MAP_REALISATIONS
+    return int(min(max(round(seeds * (SIZES[-1] / n) ** 2), lo), factor * seeds))
 
 
 def _where(run: SpectraRun, case, what: str) -> str:
@@ -342,7 +420,6 @@ def flow_times(run: SpectraRun) -> torch.Tensor:
 
 def _flow(run: SpectraRun, training: bool) -> torch.Tensor:
     """``(sizes, S, B, T)`` conditional ``E_g`` or ``E_t`` at :func:`flow_times`."""
-    sw, se, s0, S0 = _sigmas(run)
     t = flow_times(run)
     return _conditional(run, training, lambda lam: torch.exp(-lam.unsqueeze(-2) * t.unsqueeze(-1)))  # (S, B, T, N)
 
@@ -360,14 +437,39 @@ def _conditional(run: SpectraRun, training: bool, decay_of) -> torch.Tensor:
     return _stack(out)
 
 
+def _gd_decay(lr: torch.Tensor, k: torch.Tensor):
+    """The per-mode decay ``(1 − lr λ)^k`` of GD, ``lr (B,)``, ``k (B, K)``: ``λ (S, B, N) -> (S, B, K, N)``."""
+    def decay_of(lam):
+        base = 1 - lr.view(1, -1, 1, 1) * lam.unsqueeze(-2)               # (S, B, 1, N)
+        return torch.sign(base) ** k.unsqueeze(-1) * base.abs() ** k.unsqueeze(-1)
+    return decay_of
+
+
+def gd_flow_steps(run: SpectraRun) -> tuple[torch.Tensor, torch.Tensor]:
+    """A validity map's lr axis on a flow result: per point, the steps ``k = max(1, round(t/lr))`` nearest each of
+    :func:`flow_times` at the point's ``lr`` (``lr_lambda/λ₊``) and the flow time ``k·lr`` they reach, ``(B, T)``."""
+    lr = run.column("lr").unsqueeze(1)
+    k = torch.clamp(torch.round(flow_times(run) / lr), min=1)
+    return k, k * lr
+
+
 def observe_flow(name: str):
     training = name == "training_error"
 
     def observe(run: SpectraRun, case, sizes, device) -> Measurement:
         sw, se, s0, S0 = _sigmas(run)
         args = _args(run, ("alpha", "sigma_w2", "sigma_eps2", "sigma_02"), 1)
-        args["t"] = flow_times(run).unsqueeze(0).unsqueeze(0)
         scale = (se + S0).view(1, 1, -1, 1) if training else None
+        if "lr_lambda" in sizes:  # a validity map's lr axis: GD (exact-discrete given X) against the flow at k·lr
+            k, t = gd_flow_steps(run)
+            args["t"] = t.unsqueeze(0).unsqueeze(0)
+            return Measurement(args=args, observed={"value": _conditional(run, training, _gd_decay(run.column("lr"), k))},
+                               replicate_dim=1, scale=scale, allowance=ROUNDING, extrapolation=(0, _xs(run)),
+                               details={"gd_gate": run.gates.get("gd")},
+                               where=_where(run, case, f"{name}, exact-discrete GD given X at lr·λ₊ = "
+                                                       f"{sizes['lr_lambda']:.4g} (GD gate {run.gates.get('gd', 0):.1e}), "
+                                                       f"k = round(t/lr) steps against the flow at k·lr, t = (own, {TIMES})"))
+        args["t"] = flow_times(run).unsqueeze(0).unsqueeze(0)
         return Measurement(args=args, observed={"value": _flow(run, training)}, replicate_dim=1, scale=scale,
                            allowance=ROUNDING, extrapolation=(0, _xs(run)),
                            where=_where(run, case, f"{name}, exact flow given X, t = (own, {TIMES})"))
@@ -381,13 +483,7 @@ def steps_grid(run: SpectraRun) -> torch.Tensor:
 
 
 def _gd(run: SpectraRun, training: bool) -> torch.Tensor:
-    sw, se, s0, S0 = _sigmas(run)
-    k = steps_grid(run).to(F64)
-    lr = run.column("lr")
-    def decay_of(lam):
-        base = 1 - lr.view(1, -1, 1, 1) * lam.unsqueeze(-2)               # (S, B, 1, N)
-        return torch.sign(base) ** k.unsqueeze(-1) * base.abs() ** k.unsqueeze(-1)
-    return _conditional(run, training, decay_of)
+    return _conditional(run, training, _gd_decay(run.column("lr"), steps_grid(run).to(F64)))
 
 
 def observe_gd(name: str):
@@ -628,10 +724,93 @@ SIZES_DECLARED = {"n": SIZES, "seeds": SEEDS, "gd_seeds": GD_SEEDS}
 RUN = spectra_run
 
 
-def _check(result: str, title: str, observe, compare=EXTRAPOLATED) -> SimulationCheck:
-    return SimulationCheck(result=result, title=title, method="monte_carlo", simulate=SharedRun(RUN, observe),
+def n_axis(predicted=None, predicted_by: str = "") -> Axis:
+    """The N axis of a validity map (``learndyn validity <result> n``): the input dimension, swept down from the
+    check's largest size (where the map's deviation, the one before the 1/N fit, is measured) and up where the theory
+    is off by more than 1 % there already; ``predicted``: the deviation at ``N`` where it is known exactly."""
+    return Axis("n", "n", "sizes", "N (input dimension)", start=SIZES[-1], grows=False, lo=N_LO, hi=N_HI, integer=True,
+                predicted=predicted, predicted_by=predicted_by, along="size")
+
+
+N_AXIS = n_axis()
+
+
+def limit_at_finite_n(m: Measurement, value: float) -> torch.Tensor:
+    """The deviation of ``E_g(∞)`` at ``N = value`` from its limit, exactly (per configuration, relative): given ``X``
+    it is ``σ_ε² + S0·(N − P)/N + σ_ε² (1/N) Σ_{λ>0} 1/λ``, and the inverse-Wishart mean of the last sum is
+    ``g(1/N)``, ``g(x) = α/(1 − α − x)`` (``α < 1``) or ``1/(α − 1 − x)`` (``α > 1``), ``α = P/N`` (the theory's
+    ``σ_ε² g(0)``), so the mean deviation is ``σ_ε² |g(1/N) − g(0)|`` over the theory."""
+    import learndyn
+
+    a = m.args
+    alpha, se = a["alpha"], a["sigma_eps2"]
+
+    def g(x: float) -> torch.Tensor:
+        return torch.where(alpha < 1, alpha / (1 - alpha - x), 1 / (alpha - 1 - x))
+    theory = learndyn.function("generalisation_error_limit", check=False)(**a)
+    return torch.broadcast_to((se * (g(1.0 / value) - g(0.0)) / theory).abs(), torch.broadcast_shapes(
+        alpha.shape, se.shape)).reshape(-1)
+
+
+LIMIT_N_AXIS = n_axis(limit_at_finite_n, "the exact finite-N mean of E_g(inf) (inverse-Wishart moment)")
+
+#: where GD leaves the flow (the flow results): ``sizes["lr_lambda"]`` = ``lr·λ₊`` (:func:`gd_flow_steps`), from
+#: ``LR_START`` (0.5 % of the stability limit) up
+LR_START = 0.01
+#: the lr axis' convergence probe: real GD for this many steps
+CONVERGENCE_STEPS = 1000
+
+
+def flow_diverges(case, value: float, device) -> bool:
+    """GD (:func:`~learndyn.verify.simulate.simulate_linear_student`, the real iteration) at ``lr·λ₊ = value`` for
+    :data:`CONVERGENCE_STEPS` steps on ``GD_SEEDS`` realisations of every point at ``N = SIZES[-1]`` (where the lr
+    map measures the deviation): whether some realisation's training error ends above where it started, or not
+    finite. (At ``lr λ_max = 2(1 + ε)`` the top mode's share ``~1/N`` of ``E_t`` grows by ``(1 + 2ε)^{2k}``: ``ε`` of
+    0.3 % is seen. The realised ``λ_max`` of ``XᵀX`` lies ``O(N^{-2/3})`` (Tracy–Widom) above or below ``λ₊``, so at
+    finite ``N`` GD stops converging at ``lr·λ₊ = 2λ₊/λ_max``, a few per cent off 2.)"""
+    from learndyn.verify.figures.threads import single_thread
+    from learndyn.verify.simulate import simulate_linear_student, student_teacher_data
+
+    with single_thread():
+        for i, p in enumerate(case["points"]):
+            data = student_teacher_data(SIZES[-1], float(p["alpha"]), _seeds(case["seed"] + 17, i, GD_SEEDS),
+                                        sigma_w2=float(p["sigma_w2"]), sigma_eps2=float(p["sigma_eps2"]),
+                                        sigma_02=float(p["sigma_02"]), device=device)
+            run = simulate_linear_student(data, value / upper_edge(float(p["alpha"])), CONVERGENCE_STEPS,
+                                          record=[0, CONVERGENCE_STEPS], frozen=False)
+            start, end = run.training[0], run.training[-1]
+            if not bool((torch.isfinite(end) & (end <= start)).all()):
+                return True
+    return False
+
+
+FLOW_LR_AXIS = lr_axis(start=LR_START, diverges=flow_diverges)
+
+
+def in_map(sizes) -> bool:
+    """Whether ``sizes`` are a validity map's (:data:`N_AXIS` or the lr axis set)."""
+    return map_size(sizes) is not None or "lr_lambda" in sizes
+
+
+def _observed(observe):
+    """``observe`` on one torch thread in a validity map's runs (on a loaded two-core machine two threads made the
+    stopping times' bisection 6 s instead of 0.3 s), unchanged otherwise."""
+    def run_observe(run, case, sizes, device):
+        if not in_map(sizes):
+            return observe(run, case, sizes, device)
+        from learndyn.verify.figures.threads import single_thread
+
+        with single_thread():
+            return observe(run, case, sizes, device)
+    run_observe.__name__ = run_observe.__qualname__ = getattr(observe, "__name__", "observe")
+    run_observe.__doc__ = observe.__doc__
+    return run_observe
+
+
+def _check(result: str, title: str, observe, compare=EXTRAPOLATED, axes=(N_AXIS,)) -> SimulationCheck:
+    return SimulationCheck(result=result, title=title, method="monte_carlo", simulate=SharedRun(RUN, _observed(observe)),
                            compare=compare, strategy=case_strategy, points=CASE_POINTS, sizes=SIZES_DECLARED,
-                           examples_per_case=50)
+                           examples_per_case=50, axes=tuple(axes))
 
 
 def _checks() -> tuple[SimulationCheck, ...]:
@@ -639,10 +818,12 @@ def _checks() -> tuple[SimulationCheck, ...]:
     return (
         _check("mp_density", f"sampled X^T X spectra, bin fractions, {fit}", observe_density),
         _check("mp_stieltjes", f"sampled spectra, (1/N) tr (X^T X + gamma)^-1, {fit}", observe_stieltjes),
-        _check("generalisation_error", f"exact flow per realisation, mean given X, {fit}", observe_flow("generalisation_error")),
-        _check("training_error", f"exact flow per realisation, mean given X, {fit}", observe_flow("training_error")),
+        _check("generalisation_error", f"exact flow per realisation, mean given X, {fit}",
+               observe_flow("generalisation_error"), axes=(N_AXIS, FLOW_LR_AXIS)),
+        _check("training_error", f"exact flow per realisation, mean given X, {fit}", observe_flow("training_error"),
+               axes=(N_AXIS, FLOW_LR_AXIS)),
         _check("generalisation_error_limit", f"exact limit per realisation, |ln alpha| >= ln {WINDOW}, {fit}",
-               observe_limit("generalisation_error_limit")),
+               observe_limit("generalisation_error_limit"), axes=(LIMIT_N_AXIS,)),
         _check("training_error_limit", f"exact limit per realisation, {fit}", observe_limit("training_error_limit")),
         _check("optimal_stopping_time", f"argmin of each realisation's E_g(t), {fit}", observe_stopping),
         _check("overtraining", f"E_g(inf) - min E_g per realisation, |ln alpha| >= ln {WINDOW}, {fit}",

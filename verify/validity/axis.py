@@ -35,7 +35,11 @@ class Axis:
       ``(case, value, device) -> bool``, the simulation's own answer (any configuration fails to converge);
     * ``predicted``: ``(measurement, value) -> tensor``, the deviation the theory of the breakdown predicts per
       configuration (GD's first-order ``c·lr``; a ``1/N`` correction), in the units of the measured deviation;
-      ``predicted_by``: that theory in words.
+      ``predicted_by``: that theory in words;
+    * ``along``: the extrapolation of the check that runs along this axis and would hide what the map measures,
+      ``"lr"`` (Richardson's ``2u(lr/2) − u(lr)``) or ``"size"`` (the fit in ``1/N``): the map undoes that one and
+      keeps any other (an lr map of a check extrapolated in ``1/N`` compares the extrapolated deviation, so the
+      finite size does not mix into it); ``None`` undoes none.
     """
 
     name: str
@@ -51,6 +55,7 @@ class Axis:
     diverges: Callable[[Mapping[str, Any], float, str], bool] | None = None
     predicted: Callable[[Any, float], Any] | None = None
     predicted_by: str = ""
+    along: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in AXIS_KINDS:
@@ -75,7 +80,7 @@ def lr_axis(*, start: float, predicted: Callable | None = None, predicted_by: st
     eigenvalue of the loss' Hessian at the optimum (the simulator sets ``lr = lr_lambda/λ_max`` exactly where it is
     given); GD leaves the flow at first order in it and stops converging at ``lr·λ_max = 2``."""
     return Axis("lr", "lr_lambda", "sizes", "lr·λ_max", start=start, grows=True, lo=1e-4, hi=hi, limit=2.0,
-                diverges=diverges, predicted=predicted, predicted_by=predicted_by)
+                diverges=diverges, predicted=predicted, predicted_by=predicted_by, along="lr")
 
 
 def width_axis(*, start: float, lo: float = 2.0, key: str = "width", predicted: Callable | None = None,
@@ -83,7 +88,7 @@ def width_axis(*, start: float, lo: float = 2.0, key: str = "width", predicted: 
     """The width axis of an infinite-width result: ``sizes[key]`` (hidden units per layer), swept down from the
     check's width."""
     return Axis("width", key, "sizes", "width N", start=start, grows=False, lo=lo, hi=max(start, lo + 1), integer=True,
-                predicted=predicted, predicted_by=predicted_by)
+                predicted=predicted, predicted_by=predicted_by, along="size")
 
 
 def _set(container: Any, key: str, value: float) -> bool:

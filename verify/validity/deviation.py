@@ -1,7 +1,8 @@
 """The deviation of simulation from theory that a validity map measures, per configuration.
 
 It is the observable and the normalisation of the result's own comparison, taken *before* whatever the comparison
-does to remove the effect a map is after:
+does to remove the effect a map is after (``along``: the axis' extrapolation, :attr:`~learndyn.verify.validity.Axis.along`;
+an extrapolation along another axis is kept):
 
 * :class:`~learndyn.verify.tier_b.Statistical`: the mean over replicates of ``(observed − theory)/norm`` (averaged
   over ``reduce_dims`` first), without the allowance;
@@ -23,6 +24,7 @@ import torch
 
 from learndyn.verify.tier_b.comparison import (
     Comparison, Extrapolated, Richardson, Statistical, UpperBound, _dims, _given_se, _mean_se, _norm,
+    lagrange_weights_at_zero,
 )
 from learndyn.verify.tier_b.measurement import Measurement
 
@@ -57,8 +59,9 @@ def _predicted(m: Measurement, theory: Callable, key: str, obs: torch.Tensor) ->
     return torch.broadcast_to(pred, obs.shape) if pred.dim() <= obs.dim() else pred
 
 
-def deviation(compare: Comparison, m: Measurement, theory: Callable) -> Deviation:
-    """The deviation of ``m`` from ``theory`` as ``compare`` measures it, before extrapolation (module docstring)."""
+def deviation(compare: Comparison, m: Measurement, theory: Callable, along: str | None = "lr") -> Deviation:
+    """The deviation of ``m`` from ``theory`` as ``compare`` measures it, before the extrapolation ``along`` the
+    mapped axis (module docstring)."""
     parts = []
     for key, obs in m.observed.items():
         pred = _predicted(m, theory, key, obs)
@@ -67,6 +70,10 @@ def deviation(compare: Comparison, m: Measurement, theory: Callable) -> Deviatio
         se_given = None if m.standard_error is None else m.standard_error.get(key)
         if isinstance(compare, Richardson):
             mean, se = _mean_se(obs, rep, se_given)
+            if along != "lr" and m.fine is not None:  # the map is not along lr: compare the extrapolated flow
+                se_f = None if m.fine_standard_error is None else m.fine_standard_error.get(key)
+                f_mean, f_se = _mean_se(m.fine[key], rep, se_f)
+                mean, se = 2 * f_mean - mean, torch.sqrt(4 * f_se**2 + se**2)
             if rep is not None:
                 pred, norm = pred.narrow(rep, 0, 1), norm.narrow(rep, 0, 1)
             dev, se = (mean - pred).abs() / norm, se / norm
@@ -90,8 +97,13 @@ def deviation(compare: Comparison, m: Measurement, theory: Callable) -> Deviatio
             mean, se = _mean_se(d, rep, given)
             if isinstance(compare, Extrapolated) and m.extrapolation is not None:
                 axis = m.extrapolation[0] % d.dim()
-                largest = min(range(len(m.extrapolation[1])), key=lambda i: abs(m.extrapolation[1][i]))
-                mean, se = mean.select(axis, largest), se.select(axis, largest)
+                if along == "size" or len(m.extrapolation[1]) < 2:  # the deviation at the largest size
+                    largest = min(range(len(m.extrapolation[1])), key=lambda i: abs(m.extrapolation[1][i]))
+                    mean, se = mean.select(axis, largest), se.select(axis, largest)
+                else:  # another axis: the fit in 1/N removes the finite size, as the check's own comparison does
+                    weights = lagrange_weights_at_zero(m.extrapolation[1])
+                    mean, se = (sum(w * mean.select(axis, i) for i, w in enumerate(weights)),
+                                torch.sqrt(sum(w * w * se.select(axis, i) ** 2 for i, w in enumerate(weights))))
             elif not isinstance(compare, (Statistical, Extrapolated)):
                 raise TypeError(f"no validity deviation is defined for a {type(compare).__name__} comparison")
             dev = mean.abs()

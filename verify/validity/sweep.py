@@ -181,9 +181,17 @@ def _once(value: float):
     return answer
 
 
-def _identical(values) -> bool:
-    values = list(values)
-    return all(math.isfinite(v) for v in values) and max(values) - min(values) <= 1e-12 * max(abs(v) for v in values)
+def _identical(per_seed: list[list[float]]) -> bool:
+    """Whether every seed measured the same deviation and standard error in every configuration (to 1e-12)."""
+    first = per_seed[0]
+    if not first or any(len(v) != len(first) for v in per_seed):
+        return False
+    for column in zip(*per_seed):
+        if not all(math.isfinite(x) for x in column):
+            return False
+        if max(column) - min(column) > 1e-12 * max(max(abs(x) for x in column), 1e-300):
+            return False
+    return True
 
 
 def _log_slope(evals: dict[float, float], b: Bracket) -> float:
@@ -247,7 +255,10 @@ def validity_map(result: str, axis: str, *, levels: Sequence[float] = LEVELS, se
             return [WorkUnit(result, chosen, axis, v, c, sizes, device, probe, module, out_dir) for c in cases[s]]
         return build
 
+    values: dict[tuple[int, float], list[float]] = {}
+
     def combine(s: int, v: float, evaluations: list[Evaluation]) -> float:
+        values[(s, v)] = [x for e in evaluations for x in (e.values + [e.se])]
         worst = max(evaluations, key=lambda e: e.deviation if not math.isnan(e.deviation) else math.inf)  # NaN: failed
         predicted = max((e.predicted for e in evaluations if math.isfinite(e.predicted)), default=math.nan)
         error = next((e.error for e in evaluations if e.error), None)
@@ -259,7 +270,7 @@ def validity_map(result: str, axis: str, *, levels: Sequence[float] = LEVELS, se
     start = ax.rounded(ax.start)
     first = _run_lockstep({s: _once(start) for s in seed_list}, units_of("deviation"), combine, executor)
     notes = []
-    if len(seed_list) > 1 and _identical(first.values()):
+    if len(seed_list) > 1 and _identical([values[(s, start)] for s in seed_list]):
         notes.append(f"the simulation does not depend on the seed (seeds {', '.join(map(str, seed_list))} agree to "
                      f"1e-12 at {ax.name} = {start:g}), so one seed is mapped")
         seed_list = seed_list[:1]
@@ -349,7 +360,8 @@ def _contour(axis: Axis, level: float, evals: dict[int, dict[float, float]], poi
         logs.append(math.log(b.value))
         half = 0.5 * abs(math.log(b.broken / b.valid))
         slope = _log_slope(ev, b)
-        se_dev = max((p.se for p in points if p.seed == s and p.value in (b.valid, b.broken)), default=0.0)
+        se_dev = max((p.se for p in points if p.seed == s and p.value in (b.valid, b.broken) and math.isfinite(p.se)),
+                     default=0.0)
         noise = se_dev / slope if slope > 0 else 0.0
         se_log2 += (half / math.sqrt(3)) ** 2 + noise**2  # a uniform position in the bracket, and the noise
     n = len(logs)

@@ -97,10 +97,11 @@ def evaluate_unit(unit: WorkUnit) -> Evaluation:
     case, sizes = apply_axis(axis, unit.case, unit.sizes, unit.value)
     from learndyn.verify.tier_b.comparison import Richardson
 
-    if isinstance(check.compare, Richardson):
+    if isinstance(check.compare, Richardson) and axis.along == "lr":
         sizes[FINE_RUN] = False
     try:
-        measured = check.simulate(case, sizes, unit.device)
+        with _threads(check):
+            measured = check.simulate(case, sizes, unit.device)
     except Exception as exc:  # noqa: BLE001 - past its range a simulation may fail: recorded, not raised
         # unmeasured (NaN): beyond the breakdown side of a measured value the search counts it as broken (a run that
         # blew up), on the validity side as the end of what can be measured (a step budget, a horizon)
@@ -109,7 +110,8 @@ def evaluate_unit(unit: WorkUnit) -> Evaluation:
         return out
     measurements = list(measured) if isinstance(measured, (list, tuple)) else [measured]
     with torch.no_grad():
-        dev = Deviation.cat([deviation(check.compare, m, theory) for m in measurements])
+        with _threads(check):
+            dev = Deviation.cat([deviation(check.compare, m, theory, axis.along) for m in measurements])
         out.deviation, out.se, _ = dev.worst()
         out.configurations = int(dev.value.numel())
         out.values = [float(v) for v in dev.value]
@@ -119,6 +121,17 @@ def evaluate_unit(unit: WorkUnit) -> Evaluation:
                               for m in measurements])
             out.predicted = float(pred.abs().max())
     return out
+
+
+def _threads(check):
+    """One torch thread for the simulations of small tensors (GD of small networks, Monte Carlo of small matrices),
+    where intra-op threads only add synchronisation (:mod:`learndyn.verify.figures.threads`); wide random networks
+    and empirical kernels keep the caller's setting."""
+    import contextlib
+
+    from learndyn.verify.figures.threads import single_thread
+
+    return contextlib.nullcontext() if check.method in ("random", "empirical_kernel") else single_thread()
 
 
 def serial_map(fn: Callable[[WorkUnit], Evaluation], units: Iterable[WorkUnit]) -> list[Evaluation]:
