@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from learndyn.domain import IntParam
 from learndyn.verify.tier_b import OUTPUT, Measurement, SharedRun, SimulationCheck, Statistical
+from learndyn.verify.validity.axis import width_axis
 
 __all__ = ["KERNEL_CHECKS", "kernel_inputs", "sampled_case", "BIAS_PER_LAYER", "SIZES", "HIDDEN_RANGE"]
 
@@ -38,8 +39,14 @@ __all__ = ["KERNEL_CHECKS", "kernel_inputs", "sampled_case", "BIAS_PER_LAYER", "
 BIAS_PER_LAYER = 1.5
 #: round-off allowance, in the comparison's units
 ROUND_OFF = 1e-12
-SIZES = {"width": {"relu": 8192, "erf": 4096}, "networks": {"relu": 192, "erf": 128}}
-GPU_SIZES = {"width": {"relu": 65536, "erf": 32768}, "networks": {"relu": 512, "erf": 512}}
+#: ``units``: the least ``width × networks`` a run samples per activation (:func:`networks_at`), inactive at the
+#: check's own widths: it holds the standard error as a validity map narrows the networks
+SIZES = {"width": {"relu": 8192, "erf": 4096}, "networks": {"relu": 192, "erf": 128},
+         "units": {"relu": 2**19, "erf": 2**18}}
+GPU_SIZES = {"width": {"relu": 65536, "erf": 32768}, "networks": {"relu": 512, "erf": 512},
+             "units": {"relu": 2**24, "erf": 2**23}}
+#: the lowest width of the validity map (one value for both activations, from the wider check's width down)
+KERNEL_WIDTH_LO = 2.0
 #: the simulated depths (the cost and the bias grow with L)
 HIDDEN_RANGE = IntParam(1, 4)
 INPUTS = 4
@@ -62,6 +69,16 @@ def _size(sizes, key: str, activation: str) -> int:
     return int(value[activation] if isinstance(value, dict) else value)
 
 
+def networks_at(sizes, activation: str | None = None) -> int:
+    """The number of networks a run samples: ``sizes["networks"]`` (per activation where it is a dict), raised where
+    ``sizes["units"]`` is given so that ``width × networks ≥ units``: inactive at the check's own widths, it holds the
+    standard error as a validity map narrows the networks."""
+    networks = _size(sizes, "networks", activation)
+    if "units" not in sizes:
+        return networks
+    return max(networks, -(-_size(sizes, "units", activation) // _size(sizes, "width", activation)))
+
+
 def sampled_case(case, sizes, device):
     """The inputs and the sampled kernels of a case (one run shared by the NNGP and the NTK checks:
     :class:`~learndyn.verify.tier_b.SharedRun`)."""
@@ -72,7 +89,7 @@ def sampled_case(case, sizes, device):
     x = kernel_inputs(seed).to(device)
     return x, sampled_kernels(x, hidden_layers=int(case["hidden_layers"]), sigma_w2=float(case["sigma_w2"]),
                               sigma_b2=float(case["sigma_b2"]), activation=act, width=_size(sizes, "width", act),
-                              networks=_size(sizes, "networks", act), seed=seed, device=str(device))
+                              networks=networks_at(sizes, act), seed=seed, device=str(device))
 
 
 def simulate_kernel(which: str) -> SharedRun:
@@ -122,7 +139,8 @@ def _check(name: str, which: str) -> SimulationCheck:
     return SimulationCheck(
         result=name, title=f"mean {what} of random wide networks", method="empirical_kernel",
         simulate=simulate_kernel(which), compare=Statistical(), strategy=kernel_strategy, points=kernel_points(),
-        sizes=SIZES, gpu_sizes=GPU_SIZES, examples_per_case=50)
+        sizes=SIZES, gpu_sizes=GPU_SIZES, examples_per_case=50,
+        axes=(width_axis(start=max(SIZES["width"].values()), lo=KERNEL_WIDTH_LO),))
 
 
 KERNEL_CHECKS = (_check("nngp_kernel", "nngp"), _check("ntk_kernel", "ntk"))

@@ -44,12 +44,16 @@ from typing import NamedTuple
 import torch
 from hypothesis import strategies as st
 
+from learndyn.verify.families.ntk_kernels import networks_at
 from learndyn.verify.tier_b import Measurement, SharedRun, SimulationCheck, Statistical
+from learndyn.verify.validity.axis import width_axis
 
 __all__ = ["PHASE_CHECKS", "PhaseRun", "phase_run", "infinite_width_path", "ALLOWANCE", "MIN_LOG_CHI"]
 
-SIZES = {"width": 1024, "networks": 128, "measured_layers": 16}
-GPU_SIZES = {"width": 16384, "networks": 512}
+#: ``units``: the least ``width × networks`` a run samples (:func:`~learndyn.verify.families.ntk_kernels.networks_at`),
+#: inactive at the check's own width: it holds the standard error as a validity map narrows the networks
+SIZES = {"width": 1024, "networks": 128, "measured_layers": 16, "units": 2**16}
+GPU_SIZES = {"width": 16384, "networks": 512, "units": 2**22}
 #: finite-width allowance per observable, in units of 1/N (module docstring)
 ALLOWANCE = {("q", "relu"): 0.0, ("q", "erf"): 2.0, "c": 4.0, ("chi1", "relu"): 0.0, ("chi1", "erf"): 2.0,
              "chic": 5.0, "ntk": 3.0}
@@ -58,6 +62,8 @@ BURN_IN_RESIDUAL = 1e-6
 #: relative change per layer of the infinite-width recursion at which the burn-in ends
 CONVERGED = 1e-8
 MAX_DEPTH = 200
+#: the lowest width of the validity map
+PHASE_WIDTH_LO = 2.0
 #: cases keep |ln χ1| at least this far from the phase boundary
 MIN_LOG_CHI = 0.3
 PINNED = (("erf", 0.5, 0.05), ("erf", 0.3, 0.2), ("relu", 1.0, 0.1), ("relu", 1.4, 0.5), ("erf", 25.0, 0.05),
@@ -146,7 +152,7 @@ def phase_run(case, sizes, device) -> PhaseRun:
     path = _path_from(x, sigma_w2, sigma_b2, activation)
     depth = path.burn_in + measured
     s = sampled_layers(x.to(device), hidden_layers=depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2, activation=activation,
-                       width=width, networks=int(sizes["networks"]), seed=seed, ntk=path.ordered, device=str(device))
+                       width=width, networks=networks_at(sizes), seed=seed, ntk=path.ordered, device=str(device))
     kern = s.kernel[:, -measured:]                      # Ĉ^l, l = D − measured + 2 … D + 1 (the readout's input)
     der = s.derivative[:, -measured:]                   # Ĥ^l, l = D − measured + 1 … D
     qa, qb, cab = kern[..., 0, 0], kern[..., 1, 1], kern[..., 0, 1]
@@ -259,7 +265,7 @@ def phase_points() -> tuple[dict, ...]:
 def _check(name: str, title: str, simulate) -> SimulationCheck:
     return SimulationCheck(result=name, title=title, method="random", simulate=simulate, compare=Statistical(),
                            strategy=phase_strategy, points=phase_points(), sizes=SIZES, gpu_sizes=GPU_SIZES,
-                           examples_per_case=50)
+                           examples_per_case=50, axes=(width_axis(start=SIZES["width"], lo=PHASE_WIDTH_LO),))
 
 
 PHASE_CHECKS = (

@@ -45,9 +45,15 @@ step size, removed by Richardson extrapolation in ``lr``; a second check trains 
 
 Data (every case): 8 training rows in ``d = 8`` normalised to ``K⁰_aa = 1``, two target columns (a random erf
 teacher and its centred square), 4 test rows (:func:`mse_task`).
+
+Validity maps: the linearised checks declare the lr axis (``sizes["lr_lambda"] = x``: every run of
+:func:`tangent_runs` at ``lr = x n k/λ_max(Θ̂)``, the loss' Hessian in the tangent parameters being ``JᵀJ/(n k)``;
+:func:`linearised_diverges` probes GD's limit ``x = 2``), the real networks the width axis (where they leave the
+lazy regime).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -57,6 +63,7 @@ from hypothesis import strategies as st
 from learndyn.verify.simulate.ntk_linearised import Linearisation, LinearisedRun, gradient_descent, linearise
 from learndyn.verify.tier_b import OUTPUT, Measurement, Richardson, SharedRun, SimulationCheck, Statistical
 from learndyn.verify.tier_b.observables import crossing_time
+from learndyn.verify.validity.axis import Axis, lr_axis
 
 __all__ = ["SIMULATIONS", "X_MAX", "REMAINDER", "KAPPA_REMAINDER", "TAU_END", "ROUND_OFF", "mse_task",
            "tangent_runs", "wide_runs"]
@@ -129,7 +136,8 @@ def geometric_records(last: int, count: int = RECORDS) -> list[int]:
 @dataclass(frozen=True)
 class TangentRuns:
     """One case's linearised networks and their GD runs: at ``lr`` (``coarse``) and ``lr/2`` (``fine``, recorded at
-    twice the step counts), and to convergence (``converged``: last record only)."""
+    twice the step counts), and to convergence (``converged``: last record only, run when first read — only
+    ``mean_prediction`` reads it)."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -140,13 +148,34 @@ class TangentRuns:
     fine: LinearisedRun
     converge_lr: torch.Tensor
     converge_steps: int
-    converged: LinearisedRun
     where: str
+
+    @functools.cached_property
+    def converged(self) -> LinearisedRun:
+        return gradient_descent(self.lin, self.y_train, lr=self.converge_lr, steps=self.converge_steps,
+                                record=[self.converge_steps])
 
 
 def _where(case) -> str:
     return (f"{case['activation']}, hidden_layers={case['hidden_layers']}, sigma_w2={case['sigma_w2']:.4g}, "
             f"sigma_b2={case['sigma_b2']:.4g}, seed {case['seed']}")
+
+
+@functools.lru_cache(maxsize=16)
+def _linearisation(seed: int, hidden_layers: int, sigma_w2: float, sigma_b2: float, activation: str, width: int,
+                   networks: int, device: str) -> Linearisation:
+    """The linearised networks of one case (a validity map runs the same case at many step sizes: it is linearised
+    once; read only)."""
+    x_train, y, x_test = mse_task(seed)
+    return linearise(x_train, x_test, hidden_layers=hidden_layers, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
+                     activation=activation, width=width, outputs=y.shape[1], networks=networks, seed=seed,
+                     antithetic=True, device=device)
+
+
+def _linearised_case(case, sizes, device) -> Linearisation:
+    return _linearisation(int(case["seed"]), int(case["hidden_layers"]), float(case["sigma_w2"]),
+                          float(case["sigma_b2"]), str(case["activation"]), int(sizes["width"]),
+                          int(sizes["networks"]), str(device))
 
 
 def tangent_runs(case, sizes, device) -> TangentRuns:
@@ -155,24 +184,33 @@ def tangent_runs(case, sizes, device) -> TangentRuns:
     device = str(device)
     x_train, y, x_test = mse_task(case["seed"])
     n, k = y.shape
-    lin = linearise(x_train, x_test, hidden_layers=case["hidden_layers"], sigma_w2=case["sigma_w2"],
-                    sigma_b2=case["sigma_b2"], activation=case["activation"], width=sizes["width"], outputs=k,
-                    networks=sizes["networks"], seed=case["seed"], antithetic=True, device=device)
+    lin = _linearised_case(case, sizes, device)
     lam = torch.linalg.eigvalsh(lin.ntk_train_train)  # sizing only: step sizes and run lengths
     lam_min, lam_max = lam[:, 0], lam[:, -1]
     if not bool((lam_min > 0).all()):
         raise RuntimeError("an empirical NTK is singular: no mode-by-mode comparison")
     kappa = float((lam_max / lam_min).max())
-    lr = X_MAX * n * k / lam_max
     last = min(MAX_STEPS, int(math.ceil(TAU_END * kappa / X_MAX)))
+    # a validity map's lr axis: every run at x = lr λ_max(Θ̂)/(n k) = sizes["lr_lambda"] (the loss' Hessian in the
+    # tangent model's parameters is JᵀJ/(n k), whose largest eigenvalue is λ_max(Θ̂)/(n k)), recorded at the flow
+    # times of the check's own runs
+    x = sizes.get("lr_lambda")
+    if x is None:
+        lr = X_MAX * n * k / lam_max
+    else:
+        lr = x * n * k / lam_max
+        last = max(1, int(math.ceil(last * X_MAX / x)))
     records = geometric_records(last)
     coarse = gradient_descent(lin, y, lr=lr, steps=last, record=records)
     fine = gradient_descent(lin, y, lr=lr / 2, steps=2 * last, record=[2 * r for r in records])
     converge_lr = n * k / lam_max  # x = 1 for the fastest mode: half the stable step, so a wrong lr stays stable
     rho = 1 - 1 / kappa
-    converge_steps = min(MAX_STEPS, int(math.ceil(math.log(CONVERGED) / math.log(rho)))) if rho > 0 else 1
-    converged = gradient_descent(lin, y, lr=converge_lr, steps=converge_steps, record=[converge_steps])
-    return TangentRuns(x_train, y, x_test, lin, lr, coarse, fine, converge_lr, converge_steps, converged,
+    if x is not None:
+        converge_lr = x * n * k / lam_max
+        rho = max(abs(1 - x / kappa), abs(1 - x))  # the slowest-decaying mode's factor per step
+    converge_steps = (min(MAX_STEPS, int(math.ceil(math.log(CONVERGED) / math.log(rho)))) if 0 < rho < 1
+                      else (1 if x is None else MAX_STEPS))
+    return TangentRuns(x_train, y, x_test, lin, lr, coarse, fine, converge_lr, converge_steps,
                        _where(case) + f", width {sizes['width']}")
 
 
@@ -346,16 +384,53 @@ def case_strategy(result) -> st.SearchStrategy:
     return st.sampled_from(ACTIVATIONS).flatmap(build)
 
 
-def _linearised(result: str, title: str, simulate, compare) -> SimulationCheck:
+#: the validity map's divergence probe: steps of GD from the initial outputs, and the growth of the training
+#: residual beyond its start that counts as diverged
+DIVERGENCE_STEPS = 4000
+DIVERGED = 1e3
+
+
+def linearised_diverges(case, value: float, device) -> bool:
+    """GD at ``lr λ_max(Θ̂)/(n k) = value`` on the linearised networks of ``case`` (the check's sizes) for
+    :data:`DIVERGENCE_STEPS` steps: whether some network's training residual ends :data:`DIVERGED` times above where
+    it started (or not finite). Every mode decays by ``|1 − x λ/λ_max|`` per step, so this happens just above
+    ``x = 2`` (a residual growing by ``1.002`` per step gains ``e^8``), and not below."""
+    _, y, _ = mse_task(case["seed"])
+    lin = _linearised_case(case, SIZES, str(device))
+    lam_max = torch.linalg.eigvalsh(lin.ntk_train_train)[:, -1]
+    # GD on the tangent model as :func:`gradient_descent` runs it, in function space: the training residual
+    # r = F(X) − Y moves by r ← r − lr Θ̂ r/(n k) (the gradient of L in F(X) is r/(n k)); plain steps, no autograd
+    step = (value / lam_max).view(-1, 1, 1) * lin.ntk_train_train  # lr Θ̂/(n k)
+    r = lin.f0_train - y
+    start = r.flatten(1).norm(dim=1)
+    for _ in range(DIVERGENCE_STEPS):
+        r = r - step @ r
+    end = r.flatten(1).norm(dim=1)
+    return not bool((torch.isfinite(end) & (end <= DIVERGED * start)).all())
+
+
+def _lr_axes(start: float = X_MAX) -> tuple[Axis, ...]:
+    """The lr axis of a linearised check (``sizes["lr_lambda"]``, :func:`tangent_runs`), from its own ``x``."""
+    return (lr_axis(start=start, diverges=linearised_diverges),)
+
+
+def _linearised(result: str, title: str, simulate, compare, axes: tuple = ()) -> SimulationCheck:
     return SimulationCheck(result=result, title=title, method="gd_linearised", simulate=simulate, compare=compare,
                            strategy=case_strategy, points=POINTS, sizes=SIZES, gpu_sizes=GPU_SIZES,
-                           examples_per_case=10)
+                           examples_per_case=10, axes=axes or _lr_axes())
+
+
+#: the real networks' width axis: where they leave the lazy (NTK) regime as the width falls; it also goes up from the
+#: check's own width, which is already past the 1 % level (the measured ``√N ×`` error reaches ``0.89``)
+WIDE_WIDTH_AXIS = Axis("width", "width", "sizes", "width N", start=WIDE_SIZES["width"], grows=False, lo=16.0,
+                       hi=16.0 * WIDE_SIZES["width"], integer=True)
 
 
 def _wide(result: str, simulate) -> SimulationCheck:
     return SimulationCheck(result=result, title="GD, wide networks, Richardson + lazy allowance", method="gd",
                            simulate=simulate, compare=Statistical(), strategy=case_strategy,
-                           points=WIDE_POINTS, sizes=WIDE_SIZES, gpu_sizes=WIDE_GPU_SIZES, examples_per_case=10**9)
+                           points=WIDE_POINTS, sizes=WIDE_SIZES, gpu_sizes=WIDE_GPU_SIZES, examples_per_case=10**9,
+                           axes=(WIDE_WIDTH_AXIS,))
 
 
 RICHARDSON = Richardson(tol=REMAINDER * X_MAX**2)
@@ -368,5 +443,5 @@ SIMULATIONS = (
     _linearised("ntk_condition_number", "GD, linearised networks, decay-time ratio, Richardson", simulate_condition,
                 Richardson(tol=KAPPA_REMAINDER)),
     _linearised("mean_prediction", "GD to convergence, antithetic pairs of linearised networks", simulate_mean,
-                Statistical()),
+                Statistical(), axes=_lr_axes(1.0)),
 )

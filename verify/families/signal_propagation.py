@@ -23,6 +23,13 @@ sets the tolerance:
 
 Each tolerance is ``5`` standard errors of the mean over independent networks plus a bias bound stated where the
 simulation defines it (module constants below).
+
+Validity maps (``learndyn validity RESULT --over width``): every check with a width sweeps it down from its own;
+the sizes' ``units`` (:func:`networks_at`) adds networks as the layers narrow, so the standard error does not grow
+with the sweep. The variance maps are exact in expectation at every width (above), so their maps measure only noise
+and stop where narrow ``σ_b = 0`` layers die (:data:`DEAD_LAYER_WIDTH`); the fixed-point checks break down where
+the ``b/N`` bias of a sampled root grows and, narrower still, where some network's sampled map has no root below
+``0.999``.
 """
 from __future__ import annotations
 
@@ -33,6 +40,7 @@ from hypothesis import strategies as st
 
 from learndyn.verify.tier_b import OUTPUT, Extrapolated, Measurement, SharedRun, SimulationCheck, Statistical
 from learndyn.verify.tier_b.cases import batch_strategy, columns, pinned_batch
+from learndyn.verify.validity.axis import width_axis
 
 __all__ = ["SIMULATIONS", "CLAIM_CHECKS", "SIGNAL_CLAIMS", "NOISES", "noise_keywords", "critical_roots",
            "ROOT_BIAS_PER_WIDTH", "JACOBIAN_REMAINDER", "CRITICAL_ROOT_BIAS"]
@@ -46,6 +54,10 @@ VARIANCE_INPUTS = torch.tensor([[1.0, 0.0], [2.0 * math.cos(1.0), 2.0 * math.sin
 SIGMA_W0 = (0.9, 1.2, 1.5)
 #: the input correlations at which ``correlation_map`` is measured
 CORRELATIONS = (-0.5, 0.0, 0.5, 0.9, 0.99)
+#: from this width on the fixed-point solver keeps its default 3 Newton steps after the pilot; narrower layers take
+#: ``FIXED_POINT_NARROW_STEPS`` (enough bisections to reach the solver's ``1e-7`` from any bracket)
+FIXED_POINT_FULL_STEPS_WIDTH = 8192
+FIXED_POINT_NARROW_STEPS = 40
 #: ``mu2`` range of the fixed-point checks: below 1.05, ``c* → 1`` and ``χ → 1`` (``ξ_c`` diverges at 1)
 FIXED_POINT_MU2 = (1.05, 3.0)
 #: the root and slope of a sampled correlation map of width ``N`` are biased by ``b/N``; measured ``|b| ≤ 8``
@@ -98,13 +110,23 @@ def _with_noise(points: tuple[dict, ...]) -> tuple[dict, ...]:
     return tuple({**p, "noise": kind} for p in points for kind in NOISES)
 
 
+def networks_at(sizes) -> int:
+    """The number of networks a run samples: ``sizes["networks"]``, raised where ``sizes["units"]`` is given so that
+    ``width × networks ≥ units``. Each check's ``units`` is at most its own ``width × networks`` (so it changes
+    nothing at the check's width): it holds the standard error as a validity map sweeps the width down."""
+    networks = int(sizes["networks"])
+    if "units" not in sizes:
+        return networks
+    return max(networks, -(-int(sizes["units"]) // int(sizes["width"])))
+
+
 # -- variance maps: exact conditional moments ---------------------------------------------------------------
 
 def _chain(case, sizes, device, *, depth: int, sigma_w, sigma_b, **noise):
     from learndyn.verify.simulate import propagate_units
 
-    return propagate_units(VARIANCE_INPUTS, depth=depth, sigma_w=sigma_w, sigma_b=sigma_b, width=sizes["width"],
-                           networks=sizes["networks"], seed=case["seed"], device=device, **noise)
+    return propagate_units(VARIANCE_INPUTS, depth=depth, sigma_w=sigma_w, sigma_b=sigma_b, width=int(sizes["width"]),
+                           networks=networks_at(sizes), seed=case["seed"], device=device, **noise)
 
 
 def _map_measurements(case, run, noise: str) -> list[Measurement]:
@@ -185,7 +207,7 @@ def simulate_correlation_map(case, sizes, device) -> list[Measurement]:
     cs = torch.tensor(CORRELATIONS, dtype=torch.float64, device=device)
     out = []
     for i, p in enumerate(case["points"]):
-        layer = pair_layer(width=sizes["width"], networks=sizes["networks"], seed=case["seed"] + 7919 * i,
+        layer = pair_layer(width=int(sizes["width"]), networks=networks_at(sizes), seed=case["seed"] + 7919 * i,
                            device=device, **_scalar_noise(p["mu2"], case["noise"]))
         observed = torch.stack([layer_correlation(layer, float(c)) for c in CORRELATIONS], dim=-1)
         out.append(Measurement(args=dict(c=cs, mu2=p["mu2"]), observed={OUTPUT: observed}, replicate_dim=0,
@@ -198,11 +220,22 @@ def run_fixed_points(case, sizes, device) -> tuple:
     shared by the four results that read them, :class:`~learndyn.verify.tier_b.SharedRun`)."""
     from learndyn.verify.simulate.signal_layer import layer_fixed_point, pair_layer
 
+    width = int(sizes["width"])
+    # Newton's iterations after the pilot: 3 suffice from a pilot of 2048 units of a layer 16 times as wide; a narrower
+    # layer (a validity map's) has a rougher sampled map, where the safeguarded Newton often falls back to bisection
+    steps = 3 if width >= FIXED_POINT_FULL_STEPS_WIDTH else FIXED_POINT_NARROW_STEPS
     out = []
     for i, p in enumerate(case["points"]):
-        layer = pair_layer(width=sizes["width"], networks=sizes["networks"], seed=int(case["seed"]) + 7919 * i,
+        layer = pair_layer(width=width, networks=networks_at(sizes), seed=int(case["seed"]) + 7919 * i,
                            device=str(device), **_scalar_noise(float(p["mu2"]), case["noise"]))
-        out.append(layer_fixed_point(layer))
+        try:
+            out.append(layer_fixed_point(layer, steps=steps))
+        except RuntimeError:
+            # 3 steps can leave a network just above the solver's tolerance (measured: 1.07e-7 at 32768 units, seed
+            # 7919): once more with enough steps to converge from any bracket; a map without a root still raises
+            if steps >= FIXED_POINT_NARROW_STEPS:
+                raise
+            out.append(layer_fixed_point(layer, steps=FIXED_POINT_NARROW_STEPS))
     return tuple(out)
 
 
@@ -359,7 +392,9 @@ def simulate_jacobian(case, sizes, device) -> list[Measurement]:
         cp = _function("shifted_relu_critical_point")(alpha=case["alpha"], sigma_b=case["sigma_b"])
         kw = dict(sigma_w=float(cp.sigma_w), sigma_b=case["sigma_b"], alpha=case["alpha"], q0=float(cp.q_star))
         label = f"shifted ReLU alpha={case['alpha']:.3g}, sigma_b={case['sigma_b']:.3g}"
-    widths = tuple(sizes["widths"])
+    widths = sizes["widths"]
+    # a validity map's width axis sets one width N: the fit runs through N and 2N, as the check's own (64, 128)
+    widths = tuple(int(n) for n in widths) if isinstance(widths, (tuple, list)) else (int(widths), 2 * int(widths))
     out = []
     for depth in case["depths"]:
         variance, active = [], []
@@ -397,21 +432,44 @@ def jacobian_strategy(result):
 
 # -- the declarations --------------------------------------------------------------------------------------------
 
-VARIANCE_SIZES = {"width": 1024, "networks": 128, "depth": 5}
-AFTER_DEPTH_SIZES = {"width": 512, "networks": 64}
-CORRELATION_SIZES = {"width": 16384, "networks": 64}
-FIXED_POINT_SIZES = {"width": 32768, "networks": 128}
+#: ``units``: the least ``width × networks`` a run samples (:func:`networks_at`): inactive at the check's own width,
+#: it holds the standard error as a validity map narrows the layers (the variance checks at their own standard
+#: error; the correlation checks at ``2¹⁸`` units, for the fixed points a standard error of ``0.3–0.4 %`` of ``ĉ*``)
+VARIANCE_SIZES = {"width": 1024, "networks": 128, "depth": 5, "units": 1024 * 128}
+AFTER_DEPTH_SIZES = {"width": 512, "networks": 64, "units": 512 * 64}
+CORRELATION_SIZES = {"width": 16384, "networks": 64, "units": 2**18}
+FIXED_POINT_SIZES = {"width": 32768, "networks": 128, "units": 2**18}
 MONTE_CARLO_SIZES = {"samples": 2**20}
 CRITICAL_POINT_SIZES = {"samples": 2**16, "replicates": 64}
 JACOBIAN_SIZES = {"widths": (64, 128), "networks": 384}
+#: the lowest width ``N`` (fit through ``N``, ``2N``) of the Jacobian's validity map: narrower ReLU layers of some of the
+#: 384 networks lose every unit (``2^−N`` per layer), an active fraction of 0 and a spectrum of NaN
+JACOBIAN_WIDTH_LO = 16
 
 
 def _scaled(sizes: dict, key: str, factor: int) -> dict:
-    return {**sizes, key: sizes[key] * factor}
+    out = {**sizes, key: sizes[key] * factor}
+    if key == "networks" and "units" in sizes:  # the validity map's floor scales with the networks
+        out["units"] = sizes["units"] * factor
+    return out
+
+
+#: the width below which a layer of a ``σ_b = 0`` network under dropout ``1/3`` (the variance checks' pinned
+#: points) loses every unit in some of the ``units/N`` networks (``(5/6)^N`` per layer: measured at ``N = 64, 65``),
+#: leaving ``K = map(q) = 0`` and a relative deviation ``0/0`` (and a jackknifed correlation ``0/0``: measured below
+#: ``N = 91``): the variance and correlation maps' width axes stop there (the variance maps' deviation is exactly 0 in
+#: expectation at every width, module docstring: their maps measure only the noise)
+DEAD_LAYER_WIDTH = 128
+
+
+def _width(sizes: dict, lo: float = 2.0):
+    """The width axis of a check with these sizes: down from its own width (:func:`networks_at` holds the standard
+    error)."""
+    return (width_axis(start=sizes["width"], lo=lo),)
 
 
 def _batched(name: str, simulate, title: str, only: tuple[str, ...], batch: int, *, noisy: bool, sizes: dict,
-             gpu_sizes: dict, method: str = "random", examples_per_case: int = 50) -> SimulationCheck:
+             gpu_sizes: dict, method: str = "random", examples_per_case: int = 50, axes: tuple = ()) -> SimulationCheck:
     r = _declaration(name)
     options = {"noise": st.sampled_from(NOISES)} if noisy else {}
     pinned = ({"points": pinned_batch(r, only, batch)},)
@@ -419,7 +477,7 @@ def _batched(name: str, simulate, title: str, only: tuple[str, ...], batch: int,
         result=name, title=title, method=method, simulate=simulate, compare=STATISTICAL,
         strategy=lambda res: batch_strategy(res, only, batch, **options),
         points=_with_noise(pinned) if noisy else pinned, sizes=sizes, gpu_sizes=gpu_sizes,
-        examples_per_case=examples_per_case)
+        examples_per_case=examples_per_case, axes=axes)
 
 
 def _after_depth_check() -> SimulationCheck:
@@ -439,7 +497,8 @@ def _after_depth_check() -> SimulationCheck:
     return SimulationCheck(
         result="variance_after_depth", title="wide noisy ReLU chains, exact conditional variances, lags 1-20",
         method="random", simulate=simulate_variance_after_depth, compare=STATISTICAL, strategy=strategy, points=points,
-        sizes=AFTER_DEPTH_SIZES, gpu_sizes=_scaled(AFTER_DEPTH_SIZES, "networks", 8), examples_per_case=50)
+        sizes=AFTER_DEPTH_SIZES, gpu_sizes=_scaled(AFTER_DEPTH_SIZES, "networks", 8), examples_per_case=50,
+        axes=_width(AFTER_DEPTH_SIZES, DEAD_LAYER_WIDTH))
 
 
 def _fixed_point_check(name: str, title: str) -> SimulationCheck:
@@ -448,7 +507,7 @@ def _fixed_point_check(name: str, title: str) -> SimulationCheck:
     return SimulationCheck(
         result=name, title=title, method="random", simulate=simulate_fixed_point(name), compare=STATISTICAL,
         strategy=fixed_point_strategy(), points=points, sizes=FIXED_POINT_SIZES,
-        gpu_sizes=_scaled(FIXED_POINT_SIZES, "networks", 8), examples_per_case=100)
+        gpu_sizes=_scaled(FIXED_POINT_SIZES, "networks", 8), examples_per_case=100, axes=_width(FIXED_POINT_SIZES))
 
 
 def _checks() -> tuple[SimulationCheck, ...]:
@@ -457,17 +516,19 @@ def _checks() -> tuple[SimulationCheck, ...]:
               examples_per_case=50)
     return (
         _batched("variance_map", simulate_variance_map, "wide noisy ReLU networks, exact conditional variances",
-                 ("sigma_w", "sigma_b", "mu2"), 8, noisy=True, sizes=VARIANCE_SIZES, gpu_sizes=variance_gpu),
+                 ("sigma_w", "sigma_b", "mu2"), 8, noisy=True, sizes=VARIANCE_SIZES, gpu_sizes=variance_gpu,
+                 axes=_width(VARIANCE_SIZES, DEAD_LAYER_WIDTH)),
         _batched("additive_noise_variance_map", simulate_additive_noise_variance_map,
                  "wide ReLU networks with additive noise, exact conditional variances",
                  ("sigma_w", "sigma_b", "eps"), 8, noisy=False, sizes=VARIANCE_SIZES, gpu_sizes=variance_gpu,
-                 examples_per_case=34),
+                 examples_per_case=34, axes=_width(VARIANCE_SIZES)),
         _batched("critical_sigma_w", simulate_critical_sigma_w, "growth per layer at sigma_w0 (sigma_b = 0)",
-                 ("mu2",), 6, noisy=True, sizes=VARIANCE_SIZES, gpu_sizes=variance_gpu),
+                 ("mu2",), 6, noisy=True, sizes=VARIANCE_SIZES, gpu_sizes=variance_gpu,
+                 axes=_width(VARIANCE_SIZES, DEAD_LAYER_WIDTH)),
         _after_depth_check(),
         _batched("correlation_map", simulate_correlation_map, "one noisy ReLU layer at input correlations, jackknifed",
                  ("mu2",), 3, noisy=True, sizes=CORRELATION_SIZES, gpu_sizes=_scaled(CORRELATION_SIZES, "networks", 8),
-                 examples_per_case=100),
+                 examples_per_case=100, axes=_width(CORRELATION_SIZES, DEAD_LAYER_WIDTH)),
         _fixed_point_check("correlation_fixed_point", "root of the sampled correlation map"),
         _fixed_point_check("correlation_slope", "slope of the sampled map at its root (Price)"),
         _fixed_point_check("correlation_depth_scale", "slope at the root, through chi = exp(-1/xi_c)"),
@@ -483,7 +544,8 @@ def _checks() -> tuple[SimulationCheck, ...]:
         SimulationCheck(
             result="jacobian_spectrum_variance", title="J J^T of critical networks, fit in 1/N", method="random",
             simulate=simulate_jacobian, compare=Extrapolated(), strategy=jacobian_strategy, points=JACOBIAN_POINTS,
-            sizes=JACOBIAN_SIZES, gpu_sizes={"widths": (256, 512), "networks": 256}, examples_per_case=100),
+            sizes=JACOBIAN_SIZES, gpu_sizes={"widths": (256, 512), "networks": 256}, examples_per_case=100,
+            axes=(width_axis(start=JACOBIAN_SIZES["widths"][0], lo=JACOBIAN_WIDTH_LO, key="widths"),)),
     )
 
 

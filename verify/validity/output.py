@@ -73,8 +73,14 @@ def holds_text(data: dict, contour: dict, *, latex: bool = False) -> str:
     elif contour.get("beyond") == "unmeasured":
         text = (f"not located: exceeded at {_g(contour['value'])}, the last {label} the simulation runs at "
                 f"({contour.get('error') or 'it failed beyond'})")
+    elif contour.get("beyond") == "mixed":
+        located = [v for v in contour["per_seed"] if v is not None]
+        text = (f"{label} {rel} {_g(contour['value'])} (seeds disagree: located by {len(located)} of "
+                f"{len(contour['per_seed'])}; the others reached the axis' end)")
     else:
         text = f"{label} {rel} {_g(contour['value'])} ({_g(contour['low'])}-{_g(contour['high'])})"
+    if contour.get("noise") is not None:
+        text += f" [noise-dominated: standard error {_g(contour['noise'])} at the bracket]"
     if latex:
         from learndyn.derive.latex_prose import prose_latex
 

@@ -50,7 +50,9 @@ class Contour:
     without one); ``agrees``: whether the two are within ``tolerance`` (relative) of each other; ``beyond``:
     ``"holds"`` where the level was never crossed inside the axis' bounds, ``"broken"`` where it is exceeded
     already at the bound, ``"unmeasured"`` where it is exceeded at the last value the simulation could be run at
-    (``value`` is then that value; ``error`` what the simulation said beyond it)."""
+    (``value`` is then that value; ``error`` what the simulation said beyond it), ``"mixed"`` where the seeds
+    disagree on that; ``noise``: the deviation's standard error at the bracket where it exceeds a third of the
+    level (the contour is then noise-dominated: more networks or samples would sharpen it)."""
 
     level: float
     value: float | None
@@ -62,6 +64,7 @@ class Contour:
     agrees: bool | None = None
     beyond: str | None = None
     error: str | None = None
+    noise: float | None = None
 
 
 @dataclass
@@ -340,28 +343,36 @@ def _chosen_check(result: str, axis: str, check: int | None, module, out_dir) ->
                    + (f" (its axes: {', '.join(known)})" if known else " (it declares no validity axes)"))
 
 
+#: a contour whose deviation has a standard error above this fraction of the level is reported as noise-dominated
+NOISY = 1 / 3
+
+
 def _contour(axis: Axis, level: float, evals: dict[int, dict[float, float]], points: list[SweepPoint],
              tolerance: float) -> Contour:
-    per_seed, brackets, logs, beyond, error = [], [], [], None, None
-    se_log2 = 0.0
-    for s, ev in evals.items():
+    per_seed, brackets, logs, outcomes, error = [], [], [], [], None
+    se_log2, se_at = 0.0, 0.0
+    for s in sorted(evals):
+        ev = evals[s]
         b = bracket_of(axis, ev, level)
         brackets.append((b.valid, b.broken))
         if b.value is None:
             bound = b.valid if b.broken is None else b.broken
-            beyond = "holds" if b.broken is None else "broken"
+            outcome = "holds" if b.broken is None else "broken"
             if b.valid is None and measured_from(axis, ev)[:1] != sorted(ev, reverse=not axis.grows)[:1]:
-                beyond = "unmeasured"
+                outcome = "unmeasured"
                 error = next((p.error for p in points if p.seed == s and p.error and math.isnan(p.deviation)), None)
+            outcomes.append(outcome)
             per_seed.append(None)
             logs.append(math.log(bound))
             continue
+        outcomes.append(None)
         per_seed.append(b.value)
         logs.append(math.log(b.value))
         half = 0.5 * abs(math.log(b.broken / b.valid))
         slope = _log_slope(ev, b)
         se_dev = max((p.se for p in points if p.seed == s and p.value in (b.valid, b.broken) and math.isfinite(p.se)),
                      default=0.0)
+        se_at = max(se_at, se_dev)
         noise = se_dev / slope if slope > 0 else 0.0
         se_log2 += (half / math.sqrt(3)) ** 2 + noise**2  # a uniform position in the bracket, and the noise
     n = len(logs)
@@ -369,12 +380,14 @@ def _contour(axis: Axis, level: float, evals: dict[int, dict[float, float]], poi
     spread = math.sqrt(sum((x - mean) ** 2 for x in logs) / (n - 1)) / math.sqrt(n) if n > 1 else 0.0
     se = math.sqrt(spread**2 + se_log2 / n**2)
     value = math.exp(mean)
+    # one outcome for all seeds, or "mixed" where some seeds located the contour and others did not
+    beyond = outcomes[0] if len(set(outcomes)) == 1 else "mixed"
     predicted = _predicted_contour(axis, points, level) if axis.predicted is not None else None
     agrees = None
     if predicted is not None and beyond is None:
         agrees = abs(math.log(value / predicted)) <= math.log1p(tolerance) + 2 * se
     return Contour(level, value, math.exp(mean - se), math.exp(mean + se), per_seed, brackets, predicted, agrees, beyond,
-                   error)
+                   error, se_at if se_at > NOISY * level else None)
 
 
 def _limit(axis: Axis, seed_list, units_of, executor, bisections: int, tolerance: float) -> Limit:
