@@ -8,6 +8,7 @@ together (:mod:`learndyn.verify.validity.sweep`). It returns the evaluated devia
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Generator, Sequence
@@ -73,16 +74,18 @@ def bracket_of(axis: Axis, evals: dict[float, float], level: float) -> Bracket:
     return Bracket(level, prev, None)
 
 
+def _probe(answers: dict, v: float):
+    """Yield ``v`` once (its answer is sent back and kept in ``answers``), then return the answer."""
+    if v not in answers:
+        answers[v] = yield v
+    return answers[v]
+
+
 def contour_search(axis: Axis, levels: Sequence[float], bisections: int) -> Generator[float, float, dict[float, float]]:
     """Yield values to evaluate (each sent back its deviation) until every level's bracket is ``bisections`` halvings
     (in ``log value``) narrower than the walk's step, or as narrow as an integer axis allows."""
     evals: dict[float, float] = {}
-
-    def probe(v: float):
-        if v not in evals:
-            evals[v] = yield v
-        return evals[v]
-
+    probe = functools.partial(_probe, evals)
     start = axis.rounded(axis.start)
     top, bottom = max(levels), min(levels)
     v = start
@@ -112,12 +115,7 @@ def limit_search(axis: Axis, bisections: int) -> Generator[float, bool, dict[flo
     """Where the simulation stops converging: walk up from the check's setting until the probe diverges, then bisect
     in ``log value``; yields values, is sent whether it diverged there; returns the outcomes by value."""
     seen: dict[float, bool] = {}
-
-    def probe(v: float):
-        if v not in seen:
-            seen[v] = yield v
-        return seen[v]
-
+    probe = functools.partial(_probe, seen)
     v = axis.rounded(axis.start)
     diverged = yield from probe(v)
     while not diverged and axis.rounded(v * WALK_FACTOR) != v:
