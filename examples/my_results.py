@@ -7,6 +7,7 @@
 ``derive`` solves and proves each result and writes ``my_generated/regression.py`` (torch) and
 ``my_generated/regression.tex``; nothing is written into the installed package.
 """
+import functools
 import math
 
 import sympy as sp
@@ -67,14 +68,18 @@ def simulate_regression(case, sizes, device):
                        reduce_dims=(0,), scale=max(s, u0), where=f"s={s:.3g}, u0={u0:.3g}, tau={tau:.3g}")
 
 
-def first_order_deviation(m, value):
-    """GD's first-order deviation from the flow, ``lr·|E(u)|``, with ``E`` derived and proven from the per-step map
-    ``u ← u + lr (s − u)`` (learndyn.verify.validity.first_order), worst over the records, in the check's units."""
-    import sympy as sp
+@functools.lru_cache(maxsize=None)
+def regression_first_order():
+    """``E`` derived and proven once from the per-step map ``u ← u + lr (s − u)`` (learndyn.verify.validity.first_order)."""
     from learndyn.verify.validity.first_order import derive_first_order
 
     u_, u0_, lr_, s_ = sp.symbols("u u0 lr s", positive=True)
-    fo = derive_first_order(u_ + lr_ * (s_ - u_), u_, lr_, u0_, (s_,))
+    return derive_first_order(u_ + lr_ * (s_ - u_), u_, lr_, u0_, (s_,))
+
+
+def first_order_deviation(m, value):
+    """GD's first-order deviation from the flow, ``lr·|E(u)|``, worst over the records, in the check's units."""
+    fo = regression_first_order()
     a = m.args
     u = a["s"] + (a["u0"] - a["s"]) * torch.exp(-a["t"] / a["tau"])  # the flow at the records
     E = fo.coefficient(u.numpy(), a["u0"], s=a["s"])

@@ -48,6 +48,8 @@ MATH_COMMANDS = frozenset("""
 MATH_ENVIRONMENTS = frozenset({"cases", "gathered", "aligned", "matrix", "pmatrix", "bmatrix", "array"})
 
 #: text-mode commands of the generated LaTeX and their plain text
+#: LaTeX's text ligatures and their characters, longest first (``---`` before ``--``)
+LIGATURES = {"---": "—", "--": "–", "``": "“", "''": "”"}
 TEXT_SYMBOLS = {"textless": "<", "textgreater": ">", "textbackslash": "\\", "textasciitilde": "~",
                 "textasciicircum": "^", "allowbreak": "", "noindent": "", "sloppy": ""}
 ESCAPED = set("_%&#${} ")
@@ -188,18 +190,10 @@ def latex_text(src: str, where: str, known_results: set[str]) -> str:
             logger.warning(f"{where}: the LaTeX text command \\{cmd} has no translation (docs/_ext/learndyn_families.py)")
             i = after
             continue
-        if src.startswith("---", i):
-            line.text("—")
-            i += 3
-        elif src.startswith("--", i):
-            line.text("–")
-            i += 2
-        elif src.startswith("``", i):
-            line.text("“")
-            i += 2
-        elif src.startswith("''", i):
-            line.text("”")
-            i += 2
+        ligature = next((t for t in LIGATURES if src.startswith(t, i)), None)
+        if ligature is not None:
+            line.text(LIGATURES[ligature])
+            i += len(ligature)
         elif c == "~":
             line.text("\u00a0")
             i += 1
